@@ -1,0 +1,537 @@
+/*
+ * client.c: the client connection state machine (see client.h).
+ *
+ * Timeouts, all on one timer event:
+ *   - idle: nothing received since the last response (keep-alive): the
+ *     connection is closed silently after idle-timeout;
+ *   - header: bytes of a request head have arrived (or the connection is new):
+ *     the whole head must arrive within header-timeout, else 408 and close
+ *     (a new connection that sent nothing is closed silently);
+ *   - linger: after our FIN, discard what the client still sends for
+ *     LINGER_MS, then close.
+ * The bufferevent's write timeout (send-timeout) catches a client that stops
+ * reading; its read timeout (idle-timeout) catches a stalled request body.
+ *
+ * Reading is disabled while a request runs and its body (if any) is fully
+ * read, so pipelined requests stay in the kernel until their turn and a
+ * client cannot make us buffer without bound.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "client.h"
+#include "config.h"
+#include "headers.h"
+#include "log.h"
+#include "req.h"
+#include "util.h"
+#include "worker.h"
+
+#define CLIENT_HIGH_MARK	(256u * 1024u)
+#define CLIENT_LOW_MARK		(64u * 1024u)
+#define LINGER_MS		2000u
+
+static void parse_head(struct client *c);
+static void pump_body(struct client *c);
+
+static struct timeval
+ms_tv(unsigned ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000u), (suseconds_t)((ms % 1000u) * 1000u) };
+	return tv;
+}
+
+static const struct config *
+cfg(const struct client *c)
+{
+	return c->cfg->cfg;
+}
+
+static void
+client_free(struct client *c)
+{
+	struct worker *w;
+
+	CHECK_OBJ(c, CLIENT_MAGIC);
+	if (c->req != NULL)
+		req_client_gone(c->req);
+	ASSERT(c->req == NULL);
+	w = c->worker;
+	event_free(c->timer);
+	event_free(c->next_ev);
+	bufferevent_free(c->bev);
+	worker_config_release(c->cfg);
+	worker_client_closed(w, c);
+	FREE_OBJ(c);
+}
+
+static void
+arm_timer(struct client *c, unsigned ms)
+{
+	struct timeval tv = ms_tv(ms);
+
+	evtimer_add(c->timer, &tv);
+}
+
+static void
+linger(struct client *c)
+{
+	evutil_socket_t fd = bufferevent_getfd(c->bev);
+
+	c->state = CLIENT_LINGER;
+	if (fd >= 0)
+		shutdown(fd, SHUT_WR);
+	bufferevent_set_timeouts(c->bev, NULL, NULL);
+	bufferevent_enable(c->bev, EV_READ);
+	arm_timer(c, LINGER_MS);
+}
+
+/* Flushes what is queued, then lingers (see the file comment). */
+static void
+start_closing(struct client *c)
+{
+	c->state = CLIENT_CLOSING;
+	evtimer_del(c->timer);
+	/* Keep reading (and discarding) so unread request bytes do not turn
+	 * our close into a reset that destroys the response in flight. */
+	bufferevent_enable(c->bev, EV_READ);
+	{
+		struct timeval tv = ms_tv(cfg(c)->send_timeout_ms);
+		bufferevent_set_timeouts(c->bev, NULL, &tv);
+	}
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		linger(c);
+}
+
+/* Back to reading heads: arms the idle (or first-request header) timer. */
+static void
+enter_head(struct client *c)
+{
+	c->state = CLIENT_HEAD;
+	c->head_timer = false;
+	c->response_done = false;
+	c->body_done = false;
+	c->body_paused = false;
+	c->body = BODY_NONE;
+	bufferevent_setwatermark(c->bev, EV_WRITE, CLIENT_LOW_MARK, 0);
+	bufferevent_enable(c->bev, EV_READ);
+	if (c->requests == 0)
+		arm_timer(c, cfg(c)->header_timeout_ms);
+	else
+		arm_timer(c, cfg(c)->idle_timeout_ms);
+}
+
+static void
+next_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+
+	CHECK_OBJ(c, CLIENT_MAGIC);
+	if (c->state != CLIENT_HEAD)
+		return;
+	if (worker_is_draining(c->worker)) {
+		start_closing(c);
+		return;
+	}
+	enter_head(c);
+	parse_head(c);
+}
+
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+
+	CHECK_OBJ(c, CLIENT_MAGIC);
+	switch (c->state) {
+	case CLIENT_HEAD:
+		if (c->head_timer &&
+		    evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
+			client_send_error(c, 408, true, false);
+			return;
+		}
+		client_free(c);
+		return;
+	case CLIENT_LINGER:
+		client_free(c);
+		return;
+	case CLIENT_REQUEST:
+	case CLIENT_CLOSING:
+		break;
+	}
+}
+
+static void
+readcb(struct bufferevent *bev, void *arg)
+{
+	struct client *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	CHECK_OBJ(c, CLIENT_MAGIC);
+	switch (c->state) {
+	case CLIENT_HEAD:
+		parse_head(c);
+		break;
+	case CLIENT_REQUEST:
+		if (!c->body_done)
+			pump_body(c);
+		else
+			bufferevent_disable(bev, EV_READ);
+		break;
+	case CLIENT_CLOSING:
+	case CLIENT_LINGER:
+		evbuffer_drain(in, evbuffer_get_length(in));
+		break;
+	}
+}
+
+static void
+writecb(struct bufferevent *bev, void *arg)
+{
+	struct client *c = arg;
+
+	CHECK_OBJ(c, CLIENT_MAGIC);
+	switch (c->state) {
+	case CLIENT_REQUEST:
+		if (c->req != NULL)
+			req_client_drained(c->req);
+		break;
+	case CLIENT_CLOSING:
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			linger(c);
+		break;
+	case CLIENT_HEAD:
+	case CLIENT_LINGER:
+		break;
+	}
+}
+
+static void
+eventcb(struct bufferevent *bev, short what, void *arg)
+{
+	struct client *c = arg;
+
+	CHECK_OBJ(c, CLIENT_MAGIC);
+	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING) &&
+	    c->state == CLIENT_CLOSING) {
+		/* The client half-closed; keep flushing our response. */
+		bufferevent_disable(bev, EV_READ);
+		return;
+	}
+	if ((what & BEV_EVENT_EOF) && c->state == CLIENT_REQUEST && c->body_done &&
+	    (what & BEV_EVENT_READING)) {
+		/* Half-close after a complete request: answer, then close. */
+		c->close_after = true;
+		bufferevent_disable(bev, EV_READ);
+		return;
+	}
+	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
+	    c->state == CLIENT_REQUEST && c->req != NULL) {
+		log_info("client %s: request body stalled", c->addr);
+		req_fail(c->req, 408);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR)
+		log_debug("client %s: %s", c->addr,
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	client_free(c);
+}
+
+static void
+start_request(struct client *c, struct http_request *hr)
+{
+	struct timeval tv = ms_tv(cfg(c)->idle_timeout_ms);
+
+	evtimer_del(c->timer);
+	c->state = CLIENT_REQUEST;
+	c->requests++;
+	c->worker->stats.requests++;
+	c->body = hr->body;
+	c->body_remaining = hr->body == BODY_LENGTH ? hr->content_length : 0;
+	c->body_total = 0;
+	c->body_max = 0;
+	c->body_done = hr->body == BODY_NONE;
+	c->body_paused = false;
+	c->response_done = false;
+	c->close_after = !hr->keep_alive || worker_is_draining(c->worker);
+	if (c->body == BODY_CHUNKED)
+		http1_chunked_init(&c->chunked);
+	/* A stalled request body is caught by the read timeout. */
+	{
+		struct timeval wtv = ms_tv(cfg(c)->send_timeout_ms);
+		bufferevent_set_timeouts(c->bev, &tv, &wtv);
+	}
+	if (c->body_done)
+		bufferevent_disable(c->bev, EV_READ);
+	req_start(c, hr);
+	if (c->state == CLIENT_REQUEST && c->req != NULL && !c->body_done)
+		pump_body(c);
+}
+
+static void
+parse_head(struct client *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	const struct config *conf = cfg(c);
+	struct http1_limits lim = {
+		conf->max_request_line, conf->max_head_bytes, conf->max_fields, false,
+	};
+	struct http_request hr;
+	size_t len, want, head_len = 0;
+	int status = 400;
+	const char *why = NULL;
+	enum http1_result r;
+
+	len = evbuffer_get_length(in);
+	if (len == 0)
+		return;
+	if (!c->head_timer) {
+		c->head_timer = true;
+		arm_timer(c, conf->header_timeout_ms);
+	}
+	/* The parser sees at most what the limits allow, plus the CRLFs. */
+	want = conf->max_request_line + conf->max_head_bytes + 4;
+	if (want > len)
+		want = len;
+	r = http1_parse_request((const char *)evbuffer_pullup(in, (ssize_t)want), want,
+	    &lim, &hr, &head_len, &status, &why);
+	if (r == HTTP1_INCOMPLETE) {
+		if (want < len) {
+			/* More bytes than any acceptable head, and no end in sight. */
+			client_send_error(c, 431, true, false);
+		}
+		return;
+	}
+	if (r == HTTP1_INVALID) {
+		log_info("client %s: bad request (%d): %s", c->addr, status, why ? why : "?");
+		client_send_error(c, status, true, false);
+		return;
+	}
+	evbuffer_drain(in, head_len);
+	start_request(c, &hr);
+}
+
+static void
+body_finished(struct client *c)
+{
+	c->body_done = true;
+	bufferevent_disable(c->bev, EV_READ);
+	req_body_end(c->req);
+}
+
+static void
+pump_body(struct client *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+
+	while (!c->body_done && !c->body_paused && c->req != NULL &&
+	    c->state == CLIENT_REQUEST) {
+		size_t len = evbuffer_get_length(in);
+
+		if (len == 0)
+			return;
+		if (c->body == BODY_LENGTH) {
+			size_t n = len < c->body_remaining ? len : (size_t)c->body_remaining;
+			c->body_remaining -= n;
+			c->body_total += n;
+			req_body_data(c->req, in, n);
+			if (c->body_remaining == 0 && c->req != NULL)
+				body_finished(c);
+		} else {
+			struct evbuffer_iovec v;
+			size_t consumed = 0, dlen = 0;
+			const char *data = NULL;
+			enum chunked_result r;
+
+			AN(evbuffer_peek(in, -1, NULL, &v, 1));
+			r = http1_chunked_feed(&c->chunked, v.iov_base, v.iov_len,
+			    &consumed, &data, &dlen);
+			switch (r) {
+			case CHUNKED_DATA:
+				evbuffer_drain(in, consumed - dlen);
+				c->body_total += dlen;
+				if (c->body_max != 0 && c->body_total > c->body_max) {
+					req_fail(c->req, 413);
+					return;
+				}
+				req_body_data(c->req, in, dlen);
+				break;
+			case CHUNKED_NEED_MORE:
+				evbuffer_drain(in, consumed);
+				break;
+			case CHUNKED_DONE:
+				evbuffer_drain(in, consumed);
+				body_finished(c);
+				break;
+			case CHUNKED_ERROR:
+				log_info("client %s: invalid chunked request body", c->addr);
+				req_fail(c->req, 400);
+				return;
+			}
+		}
+	}
+}
+
+void
+client_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa, int salen)
+{
+	struct client *c;
+	int one = 1;
+
+	c = xcalloc(1, sizeof(*c));
+	c->magic = CLIENT_MAGIC;
+	c->worker = w;
+	c->cfg = worker_config_acquire();
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, c->addr,
+		    sizeof(c->addr));
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, c->addr,
+		    sizeof(c->addr));
+	else
+		snprintf(c->addr, sizeof(c->addr), "unix");
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	AN(c->bev);
+	c->timer = evtimer_new(w->base, timer_cb, c);
+	c->next_ev = event_new(w->base, -1, 0, next_cb, c);
+	AN(c->timer);
+	AN(c->next_ev);
+	LIST_INSERT_HEAD(&w->clients, c, link);
+	w->nclients++;
+	w->stats.connections++;
+	bufferevent_setcb(c->bev, readcb, writecb, eventcb, c);
+	{
+		struct timeval wtv = ms_tv(cfg(c)->send_timeout_ms);
+		bufferevent_set_timeouts(c->bev, NULL, &wtv);
+	}
+	enter_head(c);
+}
+
+struct evbuffer *
+client_output(struct client *c)
+{
+	return bufferevent_get_output(c->bev);
+}
+
+bool
+client_output_congested(const struct client *c)
+{
+	return evbuffer_get_length(bufferevent_get_output(c->bev)) > CLIENT_HIGH_MARK;
+}
+
+void
+client_body_pause(struct client *c)
+{
+	CHECK_OBJ(c, CLIENT_MAGIC);
+	if (c->body_done || c->body_paused)
+		return;
+	c->body_paused = true;
+	bufferevent_disable(c->bev, EV_READ);
+}
+
+void
+client_body_resume(struct client *c)
+{
+	CHECK_OBJ(c, CLIENT_MAGIC);
+	if (!c->body_paused)
+		return;
+	c->body_paused = false;
+	if (c->body_done || c->state != CLIENT_REQUEST)
+		return;
+	bufferevent_enable(c->bev, EV_READ);
+	pump_body(c);
+}
+
+void
+client_body_limit(struct client *c, uint64_t max)
+{
+	c->body_max = max;
+}
+
+void
+client_continue(struct client *c)
+{
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+	if (!c->body_done && c->body_total == 0 &&
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+		evbuffer_add(bufferevent_get_output(c->bev), cont, sizeof(cont) - 1);
+}
+
+void
+client_response_done(struct client *c, bool keep_alive)
+{
+	CHECK_OBJ(c, CLIENT_MAGIC);
+	c->response_done = true;
+	if (!keep_alive || c->close_after || !c->body_done ||
+	    worker_is_draining(c->worker)) {
+		start_closing(c);
+		return;
+	}
+	/* The next request is parsed from a fresh stack (pipelining). */
+	c->state = CLIENT_HEAD;
+	event_active(c->next_ev, EV_TIMEOUT, 0);
+}
+
+void
+client_response_abort(struct client *c)
+{
+	CHECK_OBJ(c, CLIENT_MAGIC);
+	/* What was queued still goes out; the framing stays unfinished (no
+	 * last chunk, fewer bytes than Content-Length), so the client can tell. */
+	start_closing(c);
+}
+
+void
+client_send_error(struct client *c, int status, bool close_conn, bool no_body)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	char date[40], body[96];
+	int blen;
+
+	CHECK_OBJ(c, CLIENT_MAGIC);
+	/* Say so whenever the connection will close, whatever the reason. */
+	if (c->state == CLIENT_REQUEST &&
+	    (c->close_after || !c->body_done || worker_is_draining(c->worker)))
+		close_conn = true;
+	http_date_format(time(NULL), date, sizeof(date));
+	blen = snprintf(body, sizeof(body), "%d %s\n", status, http_status_reason(status));
+	evbuffer_add_printf(out,
+	    "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: text/plain\r\n"
+	    "Content-Length: %d\r\nCache-Control: no-store\r\n%s\r\n",
+	    status, http_status_reason(status), date, blen,
+	    close_conn ? "Connection: close\r\n" : "");
+	if (!no_body)
+		evbuffer_add(out, body, (size_t)blen);
+	if (c->state == CLIENT_HEAD) {
+		/* No request was started (a bad head): nothing else to finish. */
+		c->body_done = true;
+	}
+	client_response_done(c, !close_conn);
+}
+
+void
+client_close_if_idle(struct client *c)
+{
+	CHECK_OBJ(c, CLIENT_MAGIC);
+	if (c->state == CLIENT_HEAD &&
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+		client_free(c);
+}
+
+void
+client_destroy(struct client *c)
+{
+	client_free(c);
+}

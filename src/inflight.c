@@ -1,0 +1,697 @@
+/*
+ * inflight.c: request collapsing and cache filling (see inflight.h for the
+ * model). Locking: one mutex, `lock`, guards the table, the hit-for-miss
+ * list and every field marked "shared" below. Owner-side fields are touched
+ * only by the owner's worker thread. Nothing that may call back (fetch_*,
+ * store_*) is called with the lock held, except fetch_pause, which never
+ * calls back. Events are activated under the lock (event_active is
+ * thread-safe) but freed only by the thread whose callback they run, so no
+ * thread ever waits for another while holding the lock.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "cache.h"
+#include "cache_key.h"
+#include "inflight.h"
+#include "log.h"
+#include "policy.h"
+#include "store.h"
+#include "util.h"
+#include "worker.h"
+
+#define INFLIGHT_MAGIC	0x494e464cu
+#define HFM_MAX		4096
+/*
+ * Bodies up to this size stay in memory until the store has committed the
+ * object, so a request arriving between the end of the fetch and the commit
+ * still finds it (joins the finished object instead of fetching again).
+ */
+#define INFLIGHT_RETAIN	(1024u * 1024u)
+
+enum inf_state {
+	S_WAIT = 0,	/* no response head yet */
+	S_HEAD,		/* head known, body streaming */
+	S_DONE,		/* the fetch ended (complete or truncated) */
+	S_FAILED,	/* no response */
+};
+
+struct block {
+	char	*data;
+	size_t	len;
+};
+
+struct inflight {
+	unsigned		magic;
+	unsigned		refs;		/* shared: waiters, +1 while the owner side lives */
+	char			*key;		/* NULL when not collapsible */
+	bool			in_table;	/* shared */
+	LIST_ENTRY(inflight)	table_link;
+
+	/* owner side */
+	struct worker		*owner;
+	struct fetch		*fetch;
+	struct store_write	*sw;
+	struct event		*owner_ev;	/* shared pointer: NULL once the owner side ended */
+	bool			paused;		/* shared */
+	char			*pkey;
+	enum http_method	method;
+	struct fields		req_fields;
+	char			*vary_names;
+	char			*owner_skey;
+	char			*store_block;	/* header fields to store */
+	size_t			store_block_len;
+	bool			revalidate;
+	bool			background;	/* runs without waiters (see inflight_join) */
+	uint64_t		stored_id;
+	struct fields		stored_fields;
+
+	/* shared */
+	enum inf_state		state;
+	bool			truncated;
+	int			fail_status;
+	bool			shareable;
+	bool			joinable;
+	bool			commit_pending;	/* stays joinable until the store has it */
+	enum cache_key_vary	vary_kind;
+	struct inflight_head	head;
+	struct block		*blocks;
+	size_t			nblocks;
+	size_t			cap;
+	size_t			first;		/* blocks before it are freed */
+	uint64_t		total;		/* body bytes received */
+	TAILQ_HEAD(, inflight_waiter) waiters;
+};
+
+struct hfm_entry {
+	char	*key;
+	time_t	until;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static LIST_HEAD(, inflight) table = LIST_HEAD_INITIALIZER(table);
+static struct hfm_entry hfm[HFM_MAX];
+static size_t nhfm;
+
+static void on_head(void *arg, struct http_response *resp);
+static void on_body(void *arg, struct evbuffer *src, size_t n);
+static void on_end(void *arg, enum fetch_end how);
+static void on_error(void *arg, int status, const char *why);
+
+static const struct fetch_sink inflight_sink = {
+	on_head, on_body, on_end, on_error, NULL,
+};
+
+/* Hit-for-miss memory (lock held). */
+static void
+hfm_set(const char *key, bool on)
+{
+	time_t now = time(NULL);
+	size_t i;
+
+	for (i = 0; i < nhfm; i++) {
+		if (strcmp(hfm[i].key, key) != 0 && hfm[i].until > now)
+			continue;
+		/* Same key, or an expired entry: drop it. */
+		free(hfm[i].key);
+		hfm[i--] = hfm[--nhfm];
+	}
+	if (!on)
+		return;
+	if (nhfm == HFM_MAX) {
+		free(hfm[0].key);
+		hfm[0] = hfm[--nhfm];
+	}
+	hfm[nhfm].key = xstrdup(key);
+	hfm[nhfm].until = now + INFLIGHT_HFM_SECONDS;
+	nhfm++;
+}
+
+bool
+inflight_hit_for_miss(const char *key)
+{
+	time_t now = time(NULL);
+	bool found = false;
+	size_t i;
+
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < nhfm && !found; i++)
+		found = hfm[i].until > now && strcmp(hfm[i].key, key) == 0;
+	pthread_mutex_unlock(&lock);
+	return found;
+}
+
+/*
+ * Whether a request with these fields selects the owner's variant, once the
+ * response's Vary is known (RFC 9111 §4.1). Lock held.
+ */
+static bool
+same_variant(const struct inflight *inf, const struct fields *req_fields)
+{
+	struct cache *cache = cache_get();
+	char *sk;
+	bool same;
+
+	if (inf->state == S_WAIT || inf->vary_kind != CACHE_KEY_VARY_LIST ||
+	    inf->head.not_modified)
+		return true;
+	if (cache == NULL || inf->owner_skey == NULL)
+		return false;
+	sk = cache_key_vary(&cache->keys, inf->vary_names, req_fields);
+	same = sk != NULL && strcmp(sk, inf->owner_skey) == 0;
+	free(sk);
+	return same;
+}
+
+static void
+wake_all(struct inflight *inf)
+{
+	struct inflight_waiter *wt;
+
+	TAILQ_FOREACH(wt, &inf->waiters, link)
+		event_active(wt->wake, EV_TIMEOUT, 0);
+}
+
+static void
+table_remove(struct inflight *inf)
+{
+	if (inf->in_table) {
+		LIST_REMOVE(inf, table_link);
+		inf->in_table = false;
+	}
+	inf->joinable = false;
+}
+
+static void
+inflight_free(struct inflight *inf)
+{
+	size_t i;
+
+	CHECK_OBJ(inf, INFLIGHT_MAGIC);
+	ASSERT(inf->refs == 0);
+	AZ(inf->owner_ev);
+	for (i = inf->first; i < inf->nblocks; i++)
+		free(inf->blocks[i].data);
+	free(inf->blocks);
+	inflight_head_free(&inf->head);
+	fields_free(&inf->req_fields);
+	fields_free(&inf->stored_fields);
+	free(inf->key);
+	free(inf->pkey);
+	free(inf->vary_names);
+	free(inf->owner_skey);
+	free(inf->store_block);
+	FREE_OBJ(inf);
+}
+
+/* The lowest offset a waiter still needs (total when there is none). Lock held. */
+static uint64_t
+min_offset(const struct inflight *inf)
+{
+	const struct inflight_waiter *wt;
+	uint64_t m = inf->total;
+
+	TAILQ_FOREACH(wt, &inf->waiters, link)
+		if (!wt->released && wt->offset < m)
+			m = wt->offset;
+	return m;
+}
+
+/* Frees the blocks every waiter has taken. Lock held. */
+static void
+free_taken(struct inflight *inf)
+{
+	struct inflight_waiter *wt;
+	uint64_t need = min_offset(inf);
+	uint64_t off = 0;
+	size_t i;
+
+	if (inf->first >= inf->nblocks)
+		return;
+	if (inf->joinable && inf->total <= INFLIGHT_RETAIN)
+		return;
+	{
+		uint64_t live = 0;
+		for (i = inf->first; i < inf->nblocks; i++)
+			live += inf->blocks[i].len;
+		off = inf->total - live;
+	}
+	while (inf->first < inf->nblocks &&
+	    off + inf->blocks[inf->first].len <= need) {
+		off += inf->blocks[inf->first].len;
+		free(inf->blocks[inf->first].data);
+		inf->blocks[inf->first].data = NULL;
+		inf->first++;
+		/* A late request could not get the start of the body any more. */
+		inf->joinable = false;
+	}
+	if (inf->first > 1024 && inf->first * 2 > inf->nblocks) {
+		memmove(inf->blocks, inf->blocks + inf->first,
+		    (inf->nblocks - inf->first) * sizeof(*inf->blocks));
+		TAILQ_FOREACH(wt, &inf->waiters, link)
+			wt->blk = wt->blk >= inf->first ? wt->blk - inf->first : 0;
+		inf->nblocks -= inf->first;
+		inf->first = 0;
+	}
+}
+
+static void
+owner_side_end(struct inflight *inf)
+{
+	/* Lock held; owner thread. */
+	if (!inf->commit_pending)
+		table_remove(inf);
+	if (inf->owner_ev != NULL) {
+		event_free(inf->owner_ev);
+		inf->owner_ev = NULL;
+	}
+	inf->fetch = NULL;
+	inf->refs--;
+}
+
+/* Owner thread: a waiter left or caught up. */
+static void
+owner_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct inflight *inf = arg;
+	bool abort_it = false, resume = false, free_it = false;
+	struct fetch *f;
+
+	CHECK_OBJ(inf, INFLIGHT_MAGIC);
+	pthread_mutex_lock(&lock);
+	f = inf->fetch;
+	if (f == NULL) {
+		pthread_mutex_unlock(&lock);
+		return;
+	}
+	if (TAILQ_EMPTY(&inf->waiters) && inf->sw == NULL && !inf->background) {
+		/* Nobody wants it and nothing is being stored. */
+		abort_it = true;
+		inf->state = S_FAILED;
+		inf->fail_status = 502;
+		owner_side_end(inf);
+		free_it = inf->refs == 0;
+	} else if (inf->paused && inf->total - min_offset(inf) < INFLIGHT_MAX_LAG / 2) {
+		inf->paused = false;
+		resume = true;
+	}
+	pthread_mutex_unlock(&lock);
+	if (abort_it) {
+		fetch_abort(f);
+		if (free_it)
+			inflight_free(inf);
+		return;
+	}
+	if (resume)
+		fetch_resume(f);
+}
+
+enum inflight_join
+inflight_join(const struct inflight_params *p, struct inflight_waiter *wt)
+{
+	struct inflight *inf;
+
+	if (wt != NULL) {
+		wt->inf = NULL;
+		wt->offset = 0;
+		wt->blk = 0;
+		wt->blk_off = 0;
+		wt->owner = false;
+		wt->released = false;
+		wt->head_taken = false;
+	}
+
+	pthread_mutex_lock(&lock);
+	if (p->key != NULL && wt != NULL) {
+		LIST_FOREACH(inf, &table, table_link) {
+			if (inf->joinable && strcmp(inf->key, p->key) == 0 &&
+			    same_variant(inf, p->req_fields)) {
+				wt->inf = inf;
+				inf->refs++;
+				TAILQ_INSERT_TAIL(&inf->waiters, wt, link);
+				if (inf->state != S_WAIT)
+					event_active(wt->wake, EV_TIMEOUT, 0);
+				pthread_mutex_unlock(&lock);
+				return INFLIGHT_JOINED;
+			}
+		}
+	}
+	inf = xcalloc(1, sizeof(*inf));
+	inf->magic = INFLIGHT_MAGIC;
+	inf->refs = wt != NULL ? 2 : 1;
+	inf->background = wt == NULL;
+	inf->key = p->key ? xstrdup(p->key) : NULL;
+	inf->owner = p->worker;
+	inf->pkey = xstrdup(p->pkey);
+	inf->method = p->method;
+	fields_copy(&inf->req_fields, p->req_fields);
+	if (p->stored_fields != NULL)
+		fields_copy(&inf->stored_fields, p->stored_fields);
+	else
+		fields_init(&inf->stored_fields);
+	inf->revalidate = p->revalidate;
+	inf->stored_id = p->stored_id;
+	inf->head.request_time = p->request_time;
+	fields_init(&inf->head.fields);
+	inf->joinable = p->key != NULL;
+	TAILQ_INIT(&inf->waiters);
+	if (wt != NULL) {
+		wt->inf = inf;
+		wt->owner = true;
+		TAILQ_INSERT_TAIL(&inf->waiters, wt, link);
+	}
+	if (p->key != NULL) {
+		LIST_INSERT_HEAD(&table, inf, table_link);
+		inf->in_table = true;
+	}
+	inf->owner_ev = event_new(p->worker->base, -1, 0, owner_cb, inf);
+	AN(inf->owner_ev);
+	pthread_mutex_unlock(&lock);
+
+	/* fetch_start never calls back before it returns (fetch.h). */
+	inf->fetch = fetch_start(p->worker, p->backend, p->fetch, &inflight_sink, inf);
+	return INFLIGHT_STARTED;
+}
+
+/* The store's view of the owner's request (method and fields are all policy reads). */
+static void
+owner_request(const struct inflight *inf, struct http_request *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->method = inf->method;
+	req->fields = inf->req_fields;
+	req->version = 11;
+}
+
+static void
+on_head(void *arg, struct http_response *resp)
+{
+	struct inflight *inf = arg;
+	struct cache *cache = cache_get();
+	struct inflight_waiter *wt;
+	struct http_request oreq;
+	struct fields merged, stored;
+	enum cache_key_vary vk = CACHE_KEY_VARY_NONE;
+	char *names = NULL, *oskey = NULL;
+	const char *why = NULL;
+	bool storable = false, not_modified = false;
+	time_t now = time(NULL);
+
+	CHECK_OBJ(inf, INFLIGHT_MAGIC);
+	owner_request(inf, &oreq);
+	fields_init(&merged);
+	if (inf->revalidate && resp->status == 304 && cache != NULL) {
+		/* RFC 9111 §4.3.4: freshen the stored response with the 304's fields. */
+		struct store_object_meta meta;
+		char *block;
+		size_t len;
+
+		not_modified = true;
+		policy_merge_304(&cache->policy, &inf->stored_fields, &resp->fields, now, &merged);
+		block = fields_to_block(&merged, &len);
+		memset(&meta, 0, sizeof(meta));
+		meta.status = 200;
+		meta.request_time = inf->head.request_time;
+		meta.response_time = now;
+		meta.headers = block;
+		meta.headers_len = len;
+		if (policy_304_matches(&inf->stored_fields, &resp->fields))
+			store_update_meta(cache->store, inf->stored_id, &meta);
+		free(block);
+	} else if (cache != NULL && inf->method == HTTP_M_GET) {
+		storable = policy_storable(&cache->policy, &oreq, resp->status,
+		    &resp->fields, &why);
+		vk = cache_key_vary_names(&resp->fields, &names);
+		if (storable && vk == CACHE_KEY_VARY_LIST)
+			oskey = cache_key_vary(&cache->keys, names, &inf->req_fields);
+		if (storable) {
+			policy_store_fields(&cache->policy, &resp->fields, now, &stored);
+			inf->store_block = fields_to_block(&stored, &inf->store_block_len);
+			fields_free(&stored);
+			inf->sw = store_write_begin(cache->store, inf->pkey, strlen(inf->pkey));
+		}
+	}
+
+	pthread_mutex_lock(&lock);
+	inf->vary_names = names;
+	inf->owner_skey = oskey;
+	inf->vary_kind = vk;
+	inf->state = S_HEAD;
+	inf->shareable = (storable && vk != CACHE_KEY_VARY_STAR) || not_modified;
+	inf->head.status = resp->status;
+	inf->head.reason = xstrdup(resp->reason ? resp->reason : "");
+	if (not_modified) {
+		inf->head.fields = merged;
+	} else {
+		fields_copy(&inf->head.fields, &resp->fields);
+		fields_strip_hop_by_hop(&inf->head.fields, false);
+	}
+	inf->head.body = resp->body;
+	inf->head.content_length = resp->content_length;
+	inf->head.version = resp->version;
+	inf->head.storable = storable;
+	inf->head.not_modified = not_modified;
+	inf->head.response_time = now;
+	TAILQ_FOREACH(wt, &inf->waiters, link) {
+		if (wt->owner)
+			continue;
+		if (!inf->shareable) {
+			wt->released = true;
+			continue;
+		}
+		if (!same_variant(inf, wt->req_fields))
+			wt->released = true;
+	}
+	if (inf->key != NULL)
+		hfm_set(inf->key, !inf->shareable);
+	if (!inf->shareable)
+		table_remove(inf);
+	wake_all(inf);
+	pthread_mutex_unlock(&lock);
+	if (why != NULL)
+		log_debug("not storing %s: %s", inf->pkey, why);
+}
+
+static void
+on_body(void *arg, struct evbuffer *src, size_t n)
+{
+	struct inflight *inf = arg;
+	struct block b;
+
+	CHECK_OBJ(inf, INFLIGHT_MAGIC);
+	b.data = xmalloc(n);
+	b.len = n;
+	evbuffer_remove(src, b.data, n);
+	if (inf->sw != NULL && store_write_append(inf->sw, b.data, n) != 0) {
+		/* The store cannot take it now: serve without storing. */
+		store_write_abort(inf->sw);
+		inf->sw = NULL;
+	}
+	pthread_mutex_lock(&lock);
+	if (inf->nblocks == inf->cap) {
+		inf->cap = inf->cap ? inf->cap * 2 : 16;
+		inf->blocks = xrealloc(inf->blocks, inf->cap * sizeof(*inf->blocks));
+	}
+	inf->blocks[inf->nblocks++] = b;
+	inf->total += n;
+	free_taken(inf);
+	if (!inf->paused && inf->total - min_offset(inf) > INFLIGHT_MAX_LAG) {
+		inf->paused = true;
+		fetch_pause(inf->fetch);
+	}
+	wake_all(inf);
+	if (TAILQ_EMPTY(&inf->waiters) && inf->sw == NULL && !inf->background &&
+	    inf->owner_ev != NULL)
+		event_active(inf->owner_ev, EV_TIMEOUT, 0);
+	pthread_mutex_unlock(&lock);
+}
+
+/* Writer thread: the object is in the store; lookups find it from now on. */
+static void
+committed_cb(void *arg)
+{
+	struct inflight *inf = arg;
+	bool free_it;
+
+	CHECK_OBJ(inf, INFLIGHT_MAGIC);
+	pthread_mutex_lock(&lock);
+	inf->commit_pending = false;
+	table_remove(inf);
+	inf->refs--;
+	free_it = inf->refs == 0;
+	pthread_mutex_unlock(&lock);
+	if (free_it)
+		inflight_free(inf);
+}
+
+static void
+on_end(void *arg, enum fetch_end how)
+{
+	struct inflight *inf = arg;
+	bool free_it;
+
+	CHECK_OBJ(inf, INFLIGHT_MAGIC);
+	if (inf->sw != NULL) {
+		if (how == FETCH_COMPLETE) {
+			struct store_object_meta meta;
+
+			memset(&meta, 0, sizeof(meta));
+			meta.status = inf->head.status;
+			meta.request_time = inf->head.request_time;
+			meta.response_time = inf->head.response_time;
+			meta.headers = inf->store_block;
+			meta.headers_len = inf->store_block_len;
+			meta.secondary_key = inf->owner_skey ? inf->owner_skey : "";
+			meta.secondary_key_len = inf->owner_skey ? strlen(inf->owner_skey) : 0;
+			meta.vary = inf->vary_names ? inf->vary_names : "";
+			meta.vary_len = inf->vary_names ? strlen(inf->vary_names) : 0;
+			meta.committed = committed_cb;
+			meta.committed_arg = inf;
+			pthread_mutex_lock(&lock);
+			inf->commit_pending = inf->in_table;
+			inf->refs++;
+			pthread_mutex_unlock(&lock);
+			if (store_write_finish(inf->sw, &meta) != 0) {
+				log_warn("store: could not queue %s", inf->pkey);
+				pthread_mutex_lock(&lock);
+				inf->commit_pending = false;
+				inf->refs--;
+				pthread_mutex_unlock(&lock);
+			}
+		} else {
+			store_write_abort(inf->sw);
+		}
+		inf->sw = NULL;
+	}
+	pthread_mutex_lock(&lock);
+	inf->state = S_DONE;
+	inf->truncated = how == FETCH_TRUNCATED;
+	wake_all(inf);
+	owner_side_end(inf);
+	free_it = inf->refs == 0;
+	pthread_mutex_unlock(&lock);
+	if (free_it)
+		inflight_free(inf);
+}
+
+static void
+on_error(void *arg, int status, const char *why)
+{
+	struct inflight *inf = arg;
+	bool free_it;
+
+	CHECK_OBJ(inf, INFLIGHT_MAGIC);
+	log_warn("fetch %s: %d: %s", inf->pkey, status, why);
+	if (inf->sw != NULL) {
+		store_write_abort(inf->sw);
+		inf->sw = NULL;
+	}
+	pthread_mutex_lock(&lock);
+	inf->state = S_FAILED;
+	inf->fail_status = status;
+	wake_all(inf);
+	owner_side_end(inf);
+	free_it = inf->refs == 0;
+	pthread_mutex_unlock(&lock);
+	if (free_it)
+		inflight_free(inf);
+}
+
+enum inflight_poll
+inflight_take_head(struct inflight_waiter *wt, struct inflight_head *head, int *fail_status)
+{
+	struct inflight *inf = wt->inf;
+	enum inflight_poll r;
+
+	CHECK_OBJ(inf, INFLIGHT_MAGIC);
+	pthread_mutex_lock(&lock);
+	if (wt->released) {
+		r = INFLIGHT_RELEASED;
+	} else if (inf->state == S_WAIT) {
+		r = INFLIGHT_WAIT;
+	} else if (inf->state == S_FAILED) {
+		*fail_status = inf->fail_status;
+		r = INFLIGHT_FAILED;
+	} else {
+		*head = inf->head;
+		head->reason = xstrdup(inf->head.reason);
+		fields_copy(&head->fields, &inf->head.fields);
+		wt->head_taken = true;
+		r = INFLIGHT_HEAD;
+	}
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
+void
+inflight_head_free(struct inflight_head *head)
+{
+	free(head->reason);
+	head->reason = NULL;
+	fields_free(&head->fields);
+}
+
+enum inflight_end
+inflight_take_body(struct inflight_waiter *wt, struct evbuffer *out, size_t max, size_t *n)
+{
+	struct inflight *inf = wt->inf;
+	enum inflight_end end = INFLIGHT_MORE;
+	size_t taken = 0;
+
+	CHECK_OBJ(inf, INFLIGHT_MAGIC);
+	pthread_mutex_lock(&lock);
+	while (taken < max && wt->blk < inf->nblocks) {
+		struct block *b = &inf->blocks[wt->blk];
+		size_t k = b->len - wt->blk_off;
+
+		ASSERT(b->data != NULL);
+		if (k > max - taken)
+			k = max - taken;
+		evbuffer_add(out, b->data + wt->blk_off, k);
+		taken += k;
+		wt->offset += k;
+		wt->blk_off += k;
+		if (wt->blk_off == b->len) {
+			wt->blk++;
+			wt->blk_off = 0;
+		}
+	}
+	if (inf->state == S_DONE && wt->offset == inf->total)
+		end = inf->truncated ? INFLIGHT_TRUNCATED : INFLIGHT_COMPLETE;
+	if (taken > 0) {
+		free_taken(inf);
+		if (inf->paused && inf->owner_ev != NULL &&
+		    inf->total - min_offset(inf) < INFLIGHT_MAX_LAG / 2)
+			event_active(inf->owner_ev, EV_TIMEOUT, 0);
+	}
+	pthread_mutex_unlock(&lock);
+	*n = taken;
+	return end;
+}
+
+void
+inflight_leave(struct inflight_waiter *wt)
+{
+	struct inflight *inf = wt->inf;
+	bool free_it;
+
+	if (inf == NULL)
+		return;
+	CHECK_OBJ(inf, INFLIGHT_MAGIC);
+	pthread_mutex_lock(&lock);
+	TAILQ_REMOVE(&inf->waiters, wt, link);
+	inf->refs--;
+	free_taken(inf);
+	if (inf->owner_ev != NULL)
+		event_active(inf->owner_ev, EV_TIMEOUT, 0);
+	free_it = inf->refs == 0;
+	pthread_mutex_unlock(&lock);
+	wt->inf = NULL;
+	if (free_it)
+		inflight_free(inf);
+}

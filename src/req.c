@@ -1,0 +1,1106 @@
+/*
+ * req.c: the request state machine (see req.h).
+ *
+ * Steps, in the order one request goes through them:
+ *   REQ_ROUTE     Host (and path) → site; method and body-size checks
+ *   REQ_LOOKUP    GET/HEAD without a body: cache key, store lookup (URL, then
+ *                 Vary), policy_decide → hit / stale / revalidate / miss / pass
+ *   REQ_HIT       serve the stored response (304 to a matching conditional
+ *                 request, 206 for a Range, HEAD from a stored GET)
+ *   REQ_WAIT      miss or revalidation: the request waits on the in-flight
+ *                 fetch for its key (inflight.c: collapsing, store fill)
+ *   REQ_PASS      forward without the cache (fetch.c directly); unsafe
+ *                 methods invalidate afterwards (RFC 9111 §4.4)
+ *   REQ_DELIVER   response head and body stream to the client
+ *   REQ_DONE      the access-log record is written and the request freed
+ *
+ * Every response gets Via, Age (when served from or through the cache) and
+ * Cache-Status (RFC 9211). Re-framing toward the client (RFC 9112 §6): a
+ * known length is sent as Content-Length; otherwise chunked to HTTP/1.1
+ * clients and close-delimited to HTTP/1.0 ones. The origin's framing bytes
+ * are never relayed.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "cache.h"
+#include "cache_key.h"
+#include "client.h"
+#include "config.h"
+#include "fetch.h"
+#include "headers.h"
+#include "http1.h"
+#include "inflight.h"
+#include "log.h"
+#include "policy.h"
+#include "range.h"
+#include "req.h"
+#include "route.h"
+#include "store.h"
+#include "util.h"
+#include "worker.h"
+
+#define REQ_MAGIC	0x52455131u
+#define TAKE_MAX	(256u * 1024u)
+
+enum req_step {
+	REQ_ROUTE = 0,
+	REQ_LOOKUP,
+	REQ_HIT,
+	REQ_WAIT,
+	REQ_PASS,
+	REQ_DELIVER,
+	REQ_DONE,
+};
+
+enum out_framing {
+	OUT_NONE = 0,		/* no body (HEAD, 204, 304) */
+	OUT_LENGTH,		/* Content-Length */
+	OUT_CHUNKED,		/* chunked, to HTTP/1.1 clients */
+	OUT_CLOSE,		/* close-delimited, to HTTP/1.0 clients */
+};
+
+enum body_source {
+	SRC_NONE = 0,
+	SRC_FETCH,		/* pass: the fetch's sink callbacks */
+	SRC_INFLIGHT,		/* miss / revalidation: the in-flight object */
+	SRC_STORE,		/* hit: chunks from the store */
+};
+
+struct req {
+	unsigned		magic;
+	enum req_step		step;
+	struct client		*client;
+	struct http_request	hr;
+	const struct cfg_site	*site;
+	struct fields		up_fields;	/* the request as sent upstream */
+	struct fetch		*fetch;		/* pass only */
+	int			status;
+	enum out_framing	framing;
+	enum body_source	src;
+	bool			keep_alive;	/* the response allows connection reuse */
+	uint64_t		bytes_out;
+	double			upstream_ms;
+	const char		*cache_status;	/* access-log word */
+	struct timeval		start;
+	time_t			now;
+
+	/* cache */
+	char			*pkey;
+	bool			have_obj;
+	struct store_object	obj;
+	struct fields		obj_fields;
+	bool			vary_checked;	/* stored variants had Vary */
+	struct policy_decision	dec;
+	struct policy_cache_status cs;
+	bool			revalidating;
+	struct inflight_waiter	wt;
+	struct event		*wake_ev;
+	bool			waiting;
+	struct inflight_head	ih;
+	bool			have_ih;
+	struct evbuffer		*tmp;
+	/* store body: the byte range still to send */
+	uint64_t		send_from;
+	uint64_t		send_left;
+};
+
+static void on_head(void *arg, struct http_response *resp);
+static void on_body(void *arg, struct evbuffer *src, size_t n);
+static void on_end(void *arg, enum fetch_end how);
+static void on_error(void *arg, int status, const char *why);
+static void on_body_drained(void *arg);
+static void wait_progress(struct req *r);
+static void start_pass(struct req *r);
+
+static const struct fetch_sink pass_sink = {
+	on_head, on_body, on_end, on_error, on_body_drained,
+};
+
+static const struct config *
+req_cfg(const struct req *r)
+{
+	return r->client->cfg->cfg;
+}
+
+static const char *
+via_name(const struct req *r)
+{
+	const struct config *conf = req_cfg(r);
+
+	return conf->via_name ? conf->via_name : "freshd";
+}
+
+static void
+stop_waiting(struct req *r)
+{
+	if (r->wt.inf != NULL)
+		inflight_leave(&r->wt);
+	r->waiting = false;
+}
+
+static void
+req_free(struct req *r)
+{
+	CHECK_OBJ(r, REQ_MAGIC);
+	AZ(r->fetch);
+	stop_waiting(r);
+	if (r->wake_ev != NULL)
+		event_free(r->wake_ev);
+	if (r->have_ih)
+		inflight_head_free(&r->ih);
+	if (r->have_obj)
+		store_object_free(&r->obj);
+	if (r->tmp != NULL)
+		evbuffer_free(r->tmp);
+	fields_free(&r->obj_fields);
+	http1_request_free(&r->hr);
+	fields_free(&r->up_fields);
+	free(r->pkey);
+	FREE_OBJ(r);
+}
+
+void
+req_finish(struct req *r)
+{
+	struct access_record rec;
+	struct timeval now;
+
+	CHECK_OBJ(r, REQ_MAGIC);
+	r->step = REQ_DONE;
+	gettimeofday(&now, NULL);
+	memset(&rec, 0, sizeof(rec));
+	rec.client = r->client->addr;
+	rec.method = r->hr.method_name;
+	rec.target = r->hr.target;
+	rec.status = r->status;
+	rec.bytes = r->bytes_out;
+	rec.total_ms = (double)(now.tv_sec - r->start.tv_sec) * 1000.0 +
+	    (double)(now.tv_usec - r->start.tv_usec) / 1000.0;
+	rec.upstream_ms = r->upstream_ms;
+	rec.cache_status = r->cache_status;
+	log_access(&rec);
+	r->client->req = NULL;
+	req_free(r);
+}
+
+/* Answers with a generated error response and ends the request. */
+static void
+respond_error(struct req *r, int status, bool close_conn)
+{
+	struct client *c = r->client;
+	size_t before = evbuffer_get_length(client_output(c));
+
+	r->status = status;
+	client_send_error(c, status, close_conn, r->hr.method == HTTP_M_HEAD);
+	r->bytes_out += evbuffer_get_length(client_output(c)) - before;
+	req_finish(r);
+}
+
+/* Appends ", value" to a list field, or adds it (one field line kept). */
+static void
+append_to_list(struct fields *f, const char *name, const char *value)
+{
+	const struct field *old = fields_get(f, name);
+	char *joined;
+	size_t n;
+
+	if (old == NULL) {
+		fields_add_str(f, name, value);
+		return;
+	}
+	n = old->value_len + 2 + strlen(value) + 1;
+	joined = xmalloc(n);
+	snprintf(joined, n, "%s, %s", old->value, value);
+	fields_set(f, name, joined);
+	free(joined);
+}
+
+/* The request as the origin will see it. */
+static void
+build_upstream_fields(struct req *r)
+{
+	const struct cfg_site *site = r->site;
+	const struct client *c = r->client;
+	const char *host = r->hr.authority;
+	char buf[512];
+
+	fields_free(&r->up_fields);
+	fields_copy(&r->up_fields, &r->hr.fields);
+	fields_strip_hop_by_hop(&r->up_fields, site->pass_proxy_authorization);
+	/* freshd answers Expect itself (client_continue). */
+	fields_remove(&r->up_fields, "Expect");
+
+	switch (site->host_header) {
+	case HOST_KEEP:
+		break;
+	case HOST_BACKEND:
+		if (site->backend->nservers > 0) {
+			const struct cfg_server *s = &site->backend->servers[0];
+			/* Config hosts are stored without brackets (IPv6). */
+			if (strchr(s->host, ':') != NULL)
+				snprintf(buf, sizeof(buf), "[%s]:%u", s->host, s->port);
+			else
+				snprintf(buf, sizeof(buf), "%s:%u", s->host, s->port);
+			fields_set(&r->up_fields, "Host", buf);
+		}
+		break;
+	case HOST_SET:
+		fields_set(&r->up_fields, "Host", site->host_value);
+		break;
+	}
+	/* RFC 9110 §7.6.3: the protocol version the request was received with. */
+	snprintf(buf, sizeof(buf), "1.%d %s", r->hr.version == 10 ? 0 : 1, via_name(r));
+	append_to_list(&r->up_fields, "Via", buf);
+	if (site->x_forwarded_for)
+		append_to_list(&r->up_fields, "X-Forwarded-For", c->addr);
+	if (site->x_forwarded_proto)
+		fields_set(&r->up_fields, "X-Forwarded-Proto", "http");
+	if (site->forwarded) {
+		/* RFC 7239 §6: IPv6 addresses are quoted and bracketed. */
+		if (strchr(c->addr, ':') != NULL)
+			snprintf(buf, sizeof(buf), "for=\"[%s]\";proto=http", c->addr);
+		else
+			snprintf(buf, sizeof(buf), "for=%s;proto=http", c->addr);
+		if (host != NULL && is_token(host, strlen(host)) &&
+		    strlen(buf) + strlen(host) + 7 < sizeof(buf)) {
+			strcat(buf, ";host=");
+			strcat(buf, host);
+		}
+		append_to_list(&r->up_fields, "Forwarded", buf);
+	}
+}
+
+static void
+fill_fetch_request(struct req *r, struct fetch_request *fr)
+{
+	memset(fr, 0, sizeof(*fr));
+	fr->method_name = r->hr.method_name;
+	fr->method = r->hr.method;
+	fr->target = r->hr.form == TARGET_ASTERISK ? "*" : r->hr.path;
+	fr->fields = &r->up_fields;
+	fr->body = r->hr.body;
+	fr->content_length = r->hr.content_length;
+}
+
+/*
+ * Writes a response head to the client with the fields every response of
+ * freshd carries (Via, Cache-Status, Connection) and decides the framing:
+ * body_len >= 0 is a known length; -1 is unknown (chunked or close).
+ */
+static void
+send_head(struct req *r, int status, const char *reason, struct fields *f,
+    int version, bool bodiless, int64_t body_len)
+{
+	struct client *c = r->client;
+	struct evbuffer *out = client_output(c);
+	char buf[300], *cs;
+	size_t before;
+
+	r->step = REQ_DELIVER;
+	r->status = status;
+	fields_strip_hop_by_hop(f, false);
+	snprintf(buf, sizeof(buf), "1.%d %s", version == 10 ? 0 : 1, via_name(r));
+	append_to_list(f, "Via", buf);
+	if (cache_get() != NULL) {
+		cs = policy_cache_status(via_name(r), &r->cs);
+		fields_remove(f, "Cache-Status");
+		fields_add_str(f, "Cache-Status", cs);
+		free(cs);
+	}
+	if (bodiless) {
+		r->framing = OUT_NONE;
+		if (status == 204 || status < 200)
+			fields_remove(f, "Content-Length");
+	} else if (body_len >= 0) {
+		r->framing = OUT_LENGTH;
+		snprintf(buf, sizeof(buf), "%lld", (long long)body_len);
+		fields_set(f, "Content-Length", buf);
+	} else {
+		fields_remove(f, "Content-Length");
+		if (r->hr.version == 11) {
+			r->framing = OUT_CHUNKED;
+			fields_add_str(f, "Transfer-Encoding", "chunked");
+		} else {
+			r->framing = OUT_CLOSE;
+		}
+	}
+	r->keep_alive = !(r->framing == OUT_CLOSE || c->close_after || !c->body_done ||
+	    worker_is_draining(c->worker));
+	if (!r->keep_alive)
+		fields_add_str(f, "Connection", "close");
+	else if (r->hr.version == 10)
+		fields_add_str(f, "Connection", "keep-alive");
+	before = evbuffer_get_length(out);
+	http1_write_response_head(out, status,
+	    reason && reason[0] ? reason : http_status_reason(status), f);
+	r->bytes_out += evbuffer_get_length(out) - before;
+}
+
+/* Appends n bytes from src to the client with the chosen framing. */
+static void
+send_body(struct req *r, struct evbuffer *src, size_t n)
+{
+	struct evbuffer *out = client_output(r->client);
+
+	if (r->framing == OUT_NONE) {
+		evbuffer_drain(src, n);
+		return;
+	}
+	if (n == 0)
+		return;
+	if (r->framing == OUT_CHUNKED)
+		evbuffer_add_printf(out, "%zx\r\n", n);
+	evbuffer_remove_buffer(src, out, n);
+	if (r->framing == OUT_CHUNKED)
+		evbuffer_add(out, "\r\n", 2);
+	r->bytes_out += n;
+}
+
+/* The response is complete: last chunk, log, and keep-alive or close. */
+static void
+send_end(struct req *r)
+{
+	struct client *c = r->client;
+	bool keep;
+
+	if (r->framing == OUT_CHUNKED) {
+		evbuffer_add(client_output(c), "0\r\n\r\n", 5);
+		r->bytes_out += 5;
+	}
+	keep = r->keep_alive;
+	req_finish(r);
+	client_response_done(c, keep);
+}
+
+/* The response cannot be completed: the client must see it truncated. */
+static void
+send_abort(struct req *r)
+{
+	struct client *c = r->client;
+
+	req_finish(r);
+	client_response_abort(c);
+}
+
+static void
+policy_stored_of(const struct req *r, struct policy_stored *s)
+{
+	s->status = r->obj.status;
+	s->fields = &r->obj_fields;
+	s->request_time = r->obj.request_time;
+	s->response_time = r->obj.response_time;
+}
+
+/* ---- hits: serving a stored response ---------------------------------- */
+
+/* Sends store chunks covering [send_from, send_from + send_left) while the client keeps up. */
+static void
+store_progress(struct req *r)
+{
+	struct cache *cache = cache_get();
+
+	while (r->send_left > 0 && !client_output_congested(r->client)) {
+		uint32_t idx = (uint32_t)(r->send_from / r->obj.chunk_size);
+		uint64_t skip = r->send_from % r->obj.chunk_size;
+		size_t len, n;
+
+		if (store_read_chunk(cache->store, r->obj.id, idx, r->tmp) != 0) {
+			log_warn("%s: stored object %llu vanished while being sent", r->pkey,
+			    (unsigned long long)r->obj.id);
+			evbuffer_drain(r->tmp, evbuffer_get_length(r->tmp));
+			send_abort(r);
+			return;
+		}
+		len = evbuffer_get_length(r->tmp);
+		if (skip >= len) {
+			evbuffer_drain(r->tmp, len);
+			send_abort(r);
+			return;
+		}
+		evbuffer_drain(r->tmp, (size_t)skip);
+		n = len - (size_t)skip;
+		if (n > r->send_left)
+			n = (size_t)r->send_left;
+		send_body(r, r->tmp, n);
+		evbuffer_drain(r->tmp, evbuffer_get_length(r->tmp));
+		r->send_from += n;
+		r->send_left -= n;
+	}
+	if (r->send_left == 0)
+		send_end(r);
+}
+
+/*
+ * Serves the stored object (r->obj with r->obj_fields, possibly just
+ * freshened by a 304): 304 to a matching conditional request, 206/416 for a
+ * Range, the whole body otherwise.
+ */
+static void
+serve_stored(struct req *r)
+{
+	struct cache *cache = cache_get();
+	struct policy_stored st;
+	struct fields f;
+	struct range_spec rs;
+	char buf[128];
+	int64_t age;
+	enum range_result rr;
+
+	r->step = REQ_HIT;
+	r->src = SRC_STORE;
+	policy_stored_of(r, &st);
+	age = policy_current_age(&st, r->now);
+	snprintf(buf, sizeof(buf), "%lld", (long long)age);
+
+	if (policy_client_conditional(&r->hr, &st) == POLICY_COND_NOT_MODIFIED) {
+		policy_304_fields(&cache->policy, &r->obj_fields, &f);
+		fields_set(&f, "Age", buf);
+		send_head(r, 304, NULL, &f, 11, true, 0);
+		fields_free(&f);
+		send_end(r);
+		return;
+	}
+	fields_copy(&f, &r->obj_fields);
+	fields_set(&f, "Age", buf);
+	r->send_from = 0;
+	r->send_left = r->obj.body_len;
+	rr = RANGE_NONE;
+	if (r->obj.status == 200)
+		rr = range_evaluate(&r->hr.fields, &r->obj_fields, r->obj.body_len, &rs);
+	if (rr == RANGE_UNSATISFIABLE) {
+		fields_free(&f);
+		fields_init(&f);
+		snprintf(buf, sizeof(buf), "bytes */%llu", (unsigned long long)r->obj.body_len);
+		fields_add_str(&f, "Content-Range", buf);
+		fields_add_str(&f, "Content-Type", "text/plain");
+		send_head(r, 416, NULL, &f, 11, false, 0);
+		fields_free(&f);
+		send_end(r);
+		return;
+	}
+	if (rr == RANGE_SATISFIABLE) {
+		snprintf(buf, sizeof(buf), "bytes %llu-%llu/%llu",
+		    (unsigned long long)rs.first, (unsigned long long)rs.last,
+		    (unsigned long long)r->obj.body_len);
+		fields_set(&f, "Content-Range", buf);
+		r->send_from = rs.first;
+		r->send_left = rs.last - rs.first + 1;
+		send_head(r, 206, NULL, &f, 11, r->hr.method == HTTP_M_HEAD,
+		    (int64_t)r->send_left);
+	} else {
+		send_head(r, r->obj.status, NULL, &f, 11, r->hr.method == HTTP_M_HEAD,
+		    (int64_t)r->obj.body_len);
+	}
+	fields_free(&f);
+	if (r->hr.method == HTTP_M_HEAD || r->framing == OUT_NONE) {
+		send_end(r);
+		return;
+	}
+	if (r->tmp == NULL)
+		r->tmp = evbuffer_new();
+	AN(r->tmp);
+	store_progress(r);
+}
+
+/* ---- misses and revalidations: waiting on the in-flight fetch ---------- */
+
+static void
+wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct req *r = arg;
+
+	CHECK_OBJ(r, REQ_MAGIC);
+	if (r->waiting)
+		wait_progress(r);
+}
+
+/* Removes what would make the origin answer with less than the full object. */
+static void
+strip_client_validators(struct fields *f)
+{
+	fields_remove(f, "If-None-Match");
+	fields_remove(f, "If-Modified-Since");
+	fields_remove(f, "Range");
+	fields_remove(f, "If-Range");
+}
+
+/*
+ * Starts (or joins) the in-flight fetch for this request. collapse false
+ * fetches on its own (hit-for-miss, or released from another fetch).
+ */
+static void
+start_wait(struct req *r, bool collapse)
+{
+	struct inflight_params p;
+	struct fetch_request fr;
+	char *key = NULL;
+	size_t n;
+
+	r->step = REQ_WAIT;
+	build_upstream_fields(r);
+	strip_client_validators(&r->up_fields);
+	if (r->revalidating)
+		policy_revalidation_fields(&r->obj_fields, &r->up_fields);
+	fill_fetch_request(r, &fr);
+	/* HEAD is fetched for itself and never shared with GETs. */
+	if (collapse && r->hr.method == HTTP_M_GET) {
+		if (r->revalidating) {
+			n = strlen(r->pkey) + 32;
+			key = xmalloc(n);
+			snprintf(key, n, "%s\n#%llu", r->pkey, (unsigned long long)r->obj.id);
+		} else {
+			key = xstrdup(r->pkey);
+		}
+	}
+	memset(&p, 0, sizeof(p));
+	p.key = key;
+	p.pkey = r->pkey;
+	p.method = r->hr.method;
+	p.req_fields = &r->hr.fields;
+	p.worker = r->client->worker;
+	p.backend = r->site->backend;
+	p.fetch = &fr;
+	p.revalidate = r->revalidating;
+	p.stored_id = r->have_obj ? r->obj.id : 0;
+	p.stored_fields = r->have_obj ? &r->obj_fields : NULL;
+	p.request_time = r->now;
+	if (r->wake_ev == NULL) {
+		r->wake_ev = event_new(r->client->worker->base, -1, 0, wake_cb, r);
+		AN(r->wake_ev);
+	}
+	r->wt.wake = r->wake_ev;
+	r->wt.req_fields = &r->hr.fields;
+	r->waiting = true;
+	r->src = SRC_INFLIGHT;
+	if (inflight_join(&p, &r->wt) == INFLIGHT_JOINED)
+		r->cs.collapsed = true;
+	free(key);
+}
+
+/* Takes body bytes from the in-flight object while the client keeps up. */
+static void
+inflight_body_progress(struct req *r)
+{
+	for (;;) {
+		enum inflight_end end;
+		size_t n = 0;
+
+		if (client_output_congested(r->client))
+			return;
+		end = inflight_take_body(&r->wt, r->tmp, TAKE_MAX, &n);
+		if (n > 0)
+			send_body(r, r->tmp, n);
+		if (end == INFLIGHT_COMPLETE) {
+			stop_waiting(r);
+			send_end(r);
+			return;
+		}
+		if (end == INFLIGHT_TRUNCATED) {
+			stop_waiting(r);
+			r->cache_status = "TRUNCATED";
+			send_abort(r);
+			return;
+		}
+		if (n < TAKE_MAX)
+			return;
+	}
+}
+
+/* A failed revalidation: stale when allowed (RFC 5861 §4), else an error. */
+static bool
+try_stale_on_error(struct req *r, int origin_status)
+{
+	struct cache *cache = cache_get();
+	struct policy_stored st;
+
+	if (!r->have_obj)
+		return false;
+	policy_stored_of(r, &st);
+	if (!policy_stale_if_error(&cache->policy, &r->hr, &st, origin_status, r->now))
+		return false;
+	r->cache_status = "STALE";
+	r->cs.hit = true;
+	r->cs.fwd = POLICY_FWD_NONE;
+	r->cs.fwd_status = 0;
+	r->cs.detail = "stale-if-error";
+	r->cs.has_ttl = true;
+	r->cs.ttl = r->dec.ttl;
+	serve_stored(r);
+	return true;
+}
+
+static void
+deliver_inflight_head(struct req *r)
+{
+	struct inflight_head *h = &r->ih;
+	struct policy_stored st;
+	bool bodiless;
+	int64_t len;
+
+	r->cs.fwd_status = h->status;
+	r->cs.stored = h->storable;
+	if (h->storable) {
+		struct cache *cache = cache_get();
+		int64_t life = policy_freshness_lifetime(&cache->policy, h->status,
+		    &h->fields, h->response_time);
+		r->cs.has_ttl = true;
+		r->cs.ttl = life;
+		/* A waiter's own conditional request, against the new response. */
+		st.status = h->status;
+		st.fields = &h->fields;
+		st.request_time = h->request_time;
+		st.response_time = h->response_time;
+		if (h->status == 200 &&
+		    policy_client_conditional(&r->hr, &st) == POLICY_COND_NOT_MODIFIED) {
+			struct fields f;
+			policy_304_fields(&cache->policy, &h->fields, &f);
+			fields_set(&f, "Age", "0");
+			send_head(r, 304, NULL, &f, h->version, true, 0);
+			fields_free(&f);
+			stop_waiting(r);
+			send_end(r);
+			return;
+		}
+	}
+	bodiless = r->hr.method == HTTP_M_HEAD || h->status == 204 || h->status == 304 ||
+	    h->status < 200;
+	len = h->body == BODY_LENGTH ? (int64_t)h->content_length :
+	    h->body == BODY_NONE ? 0 : -1;
+	if (r->cs.hit || h->storable)
+		fields_set(&h->fields, "Age", "0");
+	if (bodiless && r->hr.method == HTTP_M_HEAD) {
+		/* Keep the origin's Content-Length for HEAD (RFC 9110 §9.3.2). */
+		send_head(r, h->status, h->reason, &h->fields, h->version, true, 0);
+	} else {
+		send_head(r, h->status, h->reason, &h->fields, h->version, bodiless, len);
+	}
+	if (r->framing == OUT_NONE && h->body != BODY_NONE && r->hr.method != HTTP_M_HEAD) {
+		/* Bodiless status with a body from the origin: drop it. */
+		stop_waiting(r);
+		send_end(r);
+		return;
+	}
+	if (r->tmp == NULL)
+		r->tmp = evbuffer_new();
+	AN(r->tmp);
+	inflight_body_progress(r);
+}
+
+static void
+wait_progress(struct req *r)
+{
+	enum inflight_poll p;
+	int fail_status = 502;
+
+	if (r->have_ih) {
+		inflight_body_progress(r);
+		return;
+	}
+	p = inflight_take_head(&r->wt, &r->ih, &fail_status);
+	switch (p) {
+	case INFLIGHT_WAIT:
+		return;
+	case INFLIGHT_RELEASED:
+		/* Not for us (not shareable, or another variant): fetch alone. */
+		stop_waiting(r);
+		r->cs.collapsed = false;
+		start_wait(r, false);
+		return;
+	case INFLIGHT_FAILED:
+		stop_waiting(r);
+		if (r->revalidating && try_stale_on_error(r, 0))
+			return;
+		/* RFC 9111 §5.2.2.2: a stored response that must be revalidated and
+		 * cannot be is answered with 504. */
+		respond_error(r, r->revalidating ? 504 : fail_status, false);
+		return;
+	case INFLIGHT_HEAD:
+		r->have_ih = true;
+		break;
+	}
+	if (r->ih.not_modified && r->have_obj) {
+		stop_waiting(r);
+		fields_free(&r->obj_fields);
+		fields_copy(&r->obj_fields, &r->ih.fields);
+		r->obj.request_time = r->ih.request_time;
+		r->obj.response_time = r->ih.response_time;
+		r->cache_status = "REVALIDATED";
+		r->cs.fwd_status = 304;
+		r->cs.stored = true;
+		{
+			struct cache *cache = cache_get();
+			struct policy_stored st;
+			policy_stored_of(r, &st);
+			r->cs.has_ttl = true;
+			r->cs.ttl = policy_freshness_lifetime(&cache->policy, st.status,
+			    st.fields, st.response_time) - policy_current_age(&st, r->now);
+		}
+		serve_stored(r);
+		return;
+	}
+	if (r->revalidating && r->ih.status >= 500 && try_stale_on_error(r, r->ih.status)) {
+		stop_waiting(r);
+		return;
+	}
+	deliver_inflight_head(r);
+}
+
+/* ---- lookup ------------------------------------------------------------ */
+
+static int
+secondary_key_cb(void *arg, const char *vary, size_t vary_len, char **sk, size_t *sk_len)
+{
+	struct req *r = arg;
+	struct cache *cache = cache_get();
+	char *names = xstrndup(vary, vary_len);
+	char *k;
+
+	r->vary_checked = true;
+	k = cache_key_vary(&cache->keys, names, &r->hr.fields);
+	free(names);
+	if (k == NULL)
+		return -1;
+	*sk = k;
+	*sk_len = strlen(k);
+	return 0;
+}
+
+static void
+do_lookup(struct req *r)
+{
+	struct cache *cache = cache_get();
+	struct policy_stored st;
+	int rc;
+
+	r->step = REQ_LOOKUP;
+	if (cache_key_request(&r->hr, "http", &r->pkey) != 0) {
+		r->cs.fwd = POLICY_FWD_BYPASS;
+		r->cs.detail = "key";
+		start_pass(r);
+		return;
+	}
+	rc = store_lookup(cache->store, r->pkey, strlen(r->pkey), secondary_key_cb, r, &r->obj);
+	if (rc == 0) {
+		r->have_obj = true;
+		if (fields_from_block(&r->obj_fields, r->obj.headers, r->obj.headers_len) != 0) {
+			log_warn("%s: unreadable stored header block; treating as a miss", r->pkey);
+			store_object_free(&r->obj);
+			r->have_obj = false;
+			fields_free(&r->obj_fields);
+			fields_init(&r->obj_fields);
+		}
+	}
+	if (r->have_obj)
+		policy_stored_of(r, &st);
+	policy_decide(&cache->policy, &r->hr, r->have_obj ? &st : NULL,
+	    !r->have_obj && r->vary_checked, r->now, &r->dec);
+	r->cs.fwd = r->dec.fwd;
+	r->cs.detail = r->dec.detail;
+	switch (r->dec.action) {
+	case POLICY_PASS:
+		r->cache_status = "PASS";
+		start_pass(r);
+		return;
+	case POLICY_GATEWAY_TIMEOUT:
+		r->cache_status = "MISS";
+		respond_error(r, 504, false);
+		return;
+	case POLICY_FRESH:
+		r->cache_status = "HIT";
+		r->cs.hit = true;
+		r->cs.fwd = POLICY_FWD_NONE;
+		r->cs.has_ttl = true;
+		r->cs.ttl = r->dec.ttl;
+		serve_stored(r);
+		return;
+	case POLICY_STALE_OK: {
+		/* RFC 5861 §3: answer now, refresh in the background. */
+		struct inflight_params p;
+		struct fetch_request fr;
+		char key[64];
+		size_t n = strlen(r->pkey) + sizeof(key);
+		char *k = xmalloc(n);
+
+		r->cache_status = "STALE";
+		r->cs.hit = true;
+		r->cs.fwd = POLICY_FWD_NONE;
+		r->cs.has_ttl = true;
+		r->cs.ttl = r->dec.ttl;
+		r->cs.detail = "stale-while-revalidate";
+		snprintf(k, n, "%s\n#%llu", r->pkey, (unsigned long long)r->obj.id);
+		build_upstream_fields(r);
+		strip_client_validators(&r->up_fields);
+		policy_revalidation_fields(&r->obj_fields, &r->up_fields);
+		fill_fetch_request(r, &fr);
+		memset(&p, 0, sizeof(p));
+		p.key = k;
+		p.pkey = r->pkey;
+		p.method = HTTP_M_GET;
+		p.req_fields = &r->hr.fields;
+		p.worker = r->client->worker;
+		p.backend = r->site->backend;
+		p.fetch = &fr;
+		p.revalidate = true;
+		p.stored_id = r->obj.id;
+		p.stored_fields = &r->obj_fields;
+		p.request_time = r->now;
+		fr.method_name = "GET";
+		fr.method = HTTP_M_GET;
+		if (!inflight_hit_for_miss(k))
+			inflight_join(&p, NULL);
+		free(k);
+		serve_stored(r);
+		return;
+	}
+	case POLICY_REVALIDATE:
+		r->cache_status = "REVALIDATED";
+		r->revalidating = r->have_obj;
+		start_wait(r, true);
+		return;
+	case POLICY_MISS:
+		r->cache_status = "MISS";
+		if (r->have_obj) {
+			store_object_free(&r->obj);
+			r->have_obj = false;
+		}
+		start_wait(r, !inflight_hit_for_miss(r->pkey));
+		return;
+	}
+}
+
+/* ---- pass -------------------------------------------------------------- */
+
+static void
+start_pass(struct req *r)
+{
+	struct fetch_request fr;
+
+	r->step = REQ_PASS;
+	r->src = SRC_FETCH;
+	build_upstream_fields(r);
+	fill_fetch_request(r, &fr);
+	r->fetch = fetch_start(r->client->worker, r->site->backend, &fr, &pass_sink, r);
+}
+
+/* RFC 9111 §4.4: an unsafe method's success invalidates what it touched. */
+static void
+invalidate_after(struct req *r, const struct http_response *resp)
+{
+	struct cache *cache = cache_get();
+	char *keys[3], *target = NULL;
+	size_t i, n;
+
+	if (cache == NULL || http_method_is_safe(r->hr.method))
+		return;
+	if (cache_key_request(&r->hr, "http", &target) != 0)
+		return;
+	n = policy_invalidations(&r->hr, target, resp->status, &resp->fields, keys);
+	for (i = 0; i < n; i++) {
+		store_invalidate(cache->store, keys[i], strlen(keys[i]));
+		free(keys[i]);
+	}
+	free(target);
+}
+
+void
+req_start(struct client *c, struct http_request *hr)
+{
+	const struct config *conf = c->cfg->cfg;
+	struct req *r;
+
+	r = xcalloc(1, sizeof(*r));
+	r->magic = REQ_MAGIC;
+	r->client = c;
+	r->hr = *hr;
+	memset(hr, 0, sizeof(*hr));
+	r->upstream_ms = -1;
+	r->cache_status = "PASS";
+	r->now = time(NULL);
+	fields_init(&r->up_fields);
+	fields_init(&r->obj_fields);
+	gettimeofday(&r->start, NULL);
+	c->req = r;
+
+	r->step = REQ_ROUTE;
+	r->site = route_find(conf, r->hr.authority, r->hr.path);
+	if (r->site == NULL) {
+		r->cache_status = "-";
+		respond_error(r, 404, false);
+		return;
+	}
+	if (r->hr.method == HTTP_M_CONNECT || r->hr.method == HTTP_M_TRACE) {
+		r->cache_status = "-";
+		respond_error(r, 405, false);
+		return;
+	}
+	if (r->hr.body == BODY_LENGTH && r->site->max_body != 0 &&
+	    r->hr.content_length > r->site->max_body) {
+		r->cache_status = "-";
+		respond_error(r, 413, true);
+		return;
+	}
+	client_body_limit(c, r->site->max_body);
+	if (r->hr.expect_continue && r->hr.body != BODY_NONE && r->hr.version == 11)
+		client_continue(c);
+
+	if (cache_get() != NULL && r->hr.body == BODY_NONE &&
+	    (r->hr.method == HTTP_M_GET || r->hr.method == HTTP_M_HEAD)) {
+		do_lookup(r);
+		return;
+	}
+	r->cs.fwd = http_method_is_safe(r->hr.method) ? POLICY_FWD_BYPASS : POLICY_FWD_METHOD;
+	start_pass(r);
+}
+
+/* Pass: the response head, re-framed for this client. */
+static void
+on_head(void *arg, struct http_response *resp)
+{
+	struct req *r = arg;
+	struct fields f;
+	bool bodiless;
+	int64_t len;
+
+	CHECK_OBJ(r, REQ_MAGIC);
+	invalidate_after(r, resp);
+	r->cs.fwd_status = resp->status;
+	fields_copy(&f, &resp->fields);
+	bodiless = r->hr.method == HTTP_M_HEAD || resp->status == 204 ||
+	    resp->status == 304 || resp->status < 200;
+	len = resp->body == BODY_LENGTH ? (int64_t)resp->content_length :
+	    resp->body == BODY_NONE ? 0 : -1;
+	send_head(r, resp->status, resp->reason, &f, resp->version, bodiless, len);
+	fields_free(&f);
+}
+
+static void
+on_body(void *arg, struct evbuffer *src, size_t n)
+{
+	struct req *r = arg;
+
+	CHECK_OBJ(r, REQ_MAGIC);
+	send_body(r, src, n);
+	/* Backpressure: a slow client pauses the origin (STYLE.md §10). */
+	if (client_output_congested(r->client))
+		fetch_pause(r->fetch);
+}
+
+static void
+on_end(void *arg, enum fetch_end how)
+{
+	struct req *r = arg;
+
+	CHECK_OBJ(r, REQ_MAGIC);
+	r->upstream_ms = fetch_elapsed_ms(r->fetch);
+	r->fetch = NULL;
+	if (how == FETCH_TRUNCATED) {
+		log_warn("upstream response for %s %s truncated", r->hr.method_name,
+		    r->hr.target);
+		r->cache_status = "TRUNCATED";
+		send_abort(r);
+		return;
+	}
+	send_end(r);
+}
+
+static void
+on_error(void *arg, int status, const char *why)
+{
+	struct req *r = arg;
+
+	CHECK_OBJ(r, REQ_MAGIC);
+	r->upstream_ms = fetch_elapsed_ms(r->fetch);
+	r->fetch = NULL;
+	log_warn("%s %s: %d: %s", r->hr.method_name, r->hr.target, status, why);
+	respond_error(r, status, false);
+}
+
+static void
+on_body_drained(void *arg)
+{
+	struct req *r = arg;
+
+	CHECK_OBJ(r, REQ_MAGIC);
+	client_body_resume(r->client);
+}
+
+void
+req_body_data(struct req *r, struct evbuffer *in, size_t n)
+{
+	CHECK_OBJ(r, REQ_MAGIC);
+	if (r->fetch == NULL) {
+		evbuffer_drain(in, n);
+		return;
+	}
+	fetch_body_add(r->fetch, in, n);
+	if (fetch_body_congested(r->fetch))
+		client_body_pause(r->client);
+}
+
+void
+req_body_end(struct req *r)
+{
+	CHECK_OBJ(r, REQ_MAGIC);
+	if (r->fetch != NULL)
+		fetch_body_end(r->fetch);
+}
+
+void
+req_fail(struct req *r, int status)
+{
+	CHECK_OBJ(r, REQ_MAGIC);
+	if (r->fetch != NULL) {
+		fetch_abort(r->fetch);
+		r->fetch = NULL;
+	}
+	stop_waiting(r);
+	if (r->step != REQ_DELIVER && r->step != REQ_HIT) {
+		respond_error(r, status, true);
+		return;
+	}
+	send_abort(r);
+}
+
+void
+req_client_drained(struct req *r)
+{
+	CHECK_OBJ(r, REQ_MAGIC);
+	switch (r->src) {
+	case SRC_FETCH:
+		if (r->fetch != NULL)
+			fetch_resume(r->fetch);
+		break;
+	case SRC_INFLIGHT:
+		if (r->waiting && r->have_ih)
+			inflight_body_progress(r);
+		break;
+	case SRC_STORE:
+		if (r->step == REQ_HIT || r->step == REQ_DELIVER)
+			store_progress(r);
+		break;
+	case SRC_NONE:
+		break;
+	}
+}
+
+void
+req_client_gone(struct req *r)
+{
+	CHECK_OBJ(r, REQ_MAGIC);
+	if (r->fetch != NULL) {
+		fetch_abort(r->fetch);
+		r->fetch = NULL;
+	}
+	stop_waiting(r);
+	if (r->step != REQ_DELIVER && r->step != REQ_HIT)
+		r->status = 499;
+	r->cache_status = "ABORTED";
+	req_finish(r);
+}

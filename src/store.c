@@ -1,0 +1,754 @@
+/*
+ * store.c: the LMDB cache store's front: open and close, the read path
+ * (lookups and chunk reads, in any thread) and the write API, which only
+ * queues operations for the writer thread. Record formats are in
+ * store_record.c, the eviction policies in store_evict.c; docs/store.md has
+ * the whole design.
+ *
+ * The writer side lives in store_writer.c (the thread and its operations),
+ * store_txn.c (the LMDB write wrapper, accounting, eviction) and
+ * store_recover.c (the integrity check at open).
+ *
+ * Layout: one LMDB environment in the store directory with four DBs:
+ * `variants` (hash of the primary key -> Vary names and the list of
+ * (secondary key, object id)), `objects` (object id, 8 bytes big-endian so
+ * cursor order is id order -> metadata), `chunks` ((id, index) -> body bytes)
+ * and `meta` (format version, hash key, next object id).
+ *
+ * Reads: the environment is opened with MDB_NOTLS, so a read transaction is
+ * not tied to a thread. A small pool keeps reset transactions; a read takes
+ * one, renews it, copies what it needs out of the map and resets it before
+ * returning, so no transaction outlives a call (never across an event-loop
+ * turn). MDB_READERS_FULL is retried once after mdb_reader_check clears the
+ * slots of dead processes.
+ *
+ * Visibility: a lookup answers only for an object that is both committed and
+ * tracked by the eviction policy. The writer adds an object to the policy
+ * right after the commit that made it complete; store_invalidate and
+ * eviction take it out before its records are deleted. So an invalidated
+ * object is a miss as soon as store_invalidate returns, though the writer
+ * deletes it later.
+ *
+ * One process per store: store_open takes an exclusive flock on
+ * `store.lock` in the directory, because the eviction state and the byte
+ * accounting live in this process's memory.
+ */
+#include "store_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "util.h"
+
+#define WRITE_MAGIC		0x53545752u
+#define KIB			1024ULL
+#define MIB			(1024 * KIB)
+#define DEFAULT_CHUNK		(256 * KIB)
+#define MIN_CHUNK		512
+#define MAX_CHUNK		(64 * MIB)
+#define MIN_BOUND		MIB
+#define DEFAULT_READERS		126
+
+struct store_write {
+	unsigned	magic;
+	struct store	*s;
+	uint64_t	id;
+	char		*pk;
+	size_t		pk_len;
+	uint64_t	pk_hash;
+	uint8_t		*buf;		/* the chunk being filled (chunk_size bytes) */
+	size_t		buf_len;
+	uint32_t	nchunks;	/* full chunks queued */
+	uint64_t	body_len;
+	int		error;		/* non-zero: abandoned */
+};
+
+static uint64_t
+clamp(uint64_t v, uint64_t lo, uint64_t hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+int
+store_map_err(int rc)
+{
+	switch (rc) {
+	case 0:
+		return 0;
+	case MDB_NOTFOUND:
+		return STORE_ENOTFOUND;
+	case MDB_MAP_FULL:
+	case MDB_TXN_FULL:
+	case ENOSPC:
+		return STORE_ENOSPC;
+	default:
+		return STORE_EIO;
+	}
+}
+
+uint64_t
+store_pk_hash(const struct store *s, const void *pk, size_t len)
+{
+	if (s->hash_override != NULL)
+		return s->hash_override(pk, len);
+	return store_siphash(s->hash_key, pk, len);
+}
+
+void
+store_op_free(struct store_op *op)
+{
+	if (op == NULL)
+		return;
+	free(op->data);
+	free(op->rec);
+	free(op->vary);
+	free(op->pk);
+	free(op);
+}
+
+/* ---- open and close ------------------------------------------------------ */
+
+static int
+mkdir_p(const char *dir)
+{
+	char *p = xstrdup(dir);
+	int ret = 0;
+
+	for (char *c = p + 1;; c++) {
+		if (*c != '/' && *c != '\0')
+			continue;
+		char saved = *c;
+		*c = '\0';
+		if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+			ret = -1;
+			break;
+		}
+		*c = saved;
+		if (saved == '\0')
+			break;
+	}
+	free(p);
+	return ret;
+}
+
+static int
+take_lock(struct store *s, const char *dir, char *err, size_t errlen)
+{
+	char path[4096];
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/store.lock", dir) >= sizeof(path)) {
+		snprintf(err, errlen, "%s: path too long", dir);
+		return -1;
+	}
+	s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->lock_fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		snprintf(err, errlen, "%s: %s", dir, errno == EWOULDBLOCK
+		    ? "store in use by another process" : strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Releases whatever store_open got as far as setting up. */
+static void
+destroy(struct store *s)
+{
+	for (size_t i = 0; i < s->rd_n; i++)
+		mdb_txn_abort(s->rd_pool[i]);
+	free(s->rd_pool);
+	if (s->env != NULL)
+		mdb_env_close(s->env);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
+	store_evict_free(s->ev);
+	free(s->doomed);
+	AZ(pthread_mutex_destroy(&s->rd_mtx));
+	AZ(pthread_mutex_destroy(&s->ev_mtx));
+	AZ(pthread_mutex_destroy(&s->q_mtx));
+	AZ(pthread_mutex_destroy(&s->st_mtx));
+	AZ(pthread_cond_destroy(&s->q_cond));
+	AZ(pthread_cond_destroy(&s->done_cond));
+	FREE_OBJ(s);
+}
+
+/* Fills the tunables from opt and the bound; 0 or -1 with err. */
+static int
+configure(struct store *s, uint64_t bound, const struct store_options *o,
+    uint64_t *slack, char *err, size_t errlen)
+{
+	s->bound = bound;
+	s->chunk_size = o->chunk_size ? o->chunk_size : DEFAULT_CHUNK;
+	if (bound < MIN_BOUND) {
+		snprintf(err, errlen, "cache size %llu is below the minimum of 1 MiB",
+		    (unsigned long long)bound);
+		return -1;
+	}
+	if (s->chunk_size < MIN_CHUNK || s->chunk_size > MAX_CHUNK
+	    || (uint64_t)s->chunk_size * 4 > bound) {
+		snprintf(err, errlen, "chunk size %u must be within [512 B, 64 MiB]"
+		    " and at most a quarter of the cache size", s->chunk_size);
+		return -1;
+	}
+	s->batch_max = o->batch_bytes ? o->batch_bytes
+	    : clamp(bound / 16, s->chunk_size, 16 * MIB);
+	s->queue_max = o->queue_bytes ? o->queue_bytes
+	    : clamp(bound / 8, 4ULL * s->chunk_size, 64 * MIB);
+	if (s->queue_max < s->chunk_size) {
+		snprintf(err, errlen, "write queue bound must hold at least one chunk");
+		return -1;
+	}
+	s->max_object = o->max_object ? o->max_object : bound / 2;
+	/* Chunk indices are 32-bit. */
+	s->max_object = clamp(s->max_object, 0, (uint64_t)s->chunk_size * (UINT32_MAX - 1));
+	if (s->max_object > bound) {
+		snprintf(err, errlen, "largest object must not exceed the cache size");
+		return -1;
+	}
+	*slack = o->map_slack ? o->map_slack : bound / 8 + 4 * s->batch_max + 2 * MIB;
+	s->hash_override = o->hash_override;
+	return 0;
+}
+
+static int
+open_env(struct store *s, const char *dir, uint64_t slack, const struct store_options *o,
+    char *err, size_t errlen)
+{
+	unsigned flags = MDB_NOTLS | MDB_NORDAHEAD | MDB_NOMETASYNC;
+	MDB_stat st;
+	int dead, rc;
+
+	if (o->nosync)
+		flags |= MDB_NOSYNC;
+	if ((rc = mdb_env_create(&s->env)) != 0)
+		goto fail;
+	if ((rc = mdb_env_set_maxdbs(s->env, 4)) != 0
+	    || (rc = mdb_env_set_mapsize(s->env, (size_t)(s->bound + slack))) != 0
+	    || (rc = mdb_env_set_maxreaders(s->env,
+		o->max_readers ? o->max_readers : DEFAULT_READERS)) != 0
+	    || (rc = mdb_env_open(s->env, dir, flags, 0600)) != 0
+	    || (rc = mdb_reader_check(s->env, &dead)) != 0
+	    || (rc = mdb_env_stat(s->env, &st)) != 0)
+		goto fail;
+	s->psize = st.ms_psize;
+	/* LMDB moves a value to overflow pages past this node size (mdb.c me_nodemax). */
+	s->nodemax = (((s->psize - 16) / 2) & ~(size_t)1) - 2;
+	return 0;
+fail:
+	snprintf(err, errlen, "%s: %s", dir, mdb_strerror(rc));
+	return -1;
+}
+
+struct store *
+store_open(const char *dir, uint64_t size_bound, const struct store_options *opt,
+    char *err, size_t errlen)
+{
+	struct store_options o = opt != NULL ? *opt : (struct store_options){ 0 };
+	struct store *s = xcalloc(1, sizeof(*s));
+	uint64_t slack;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	s->magic = STORE_MAGIC;
+	s->lock_fd = -1;
+	AZ(pthread_mutex_init(&s->rd_mtx, NULL));
+	AZ(pthread_mutex_init(&s->ev_mtx, NULL));
+	AZ(pthread_mutex_init(&s->q_mtx, NULL));
+	AZ(pthread_mutex_init(&s->st_mtx, NULL));
+	AZ(pthread_cond_init(&s->q_cond, NULL));
+	AZ(pthread_cond_init(&s->done_cond, NULL));
+	if (configure(s, size_bound, &o, &slack, err, errlen) != 0)
+		goto fail;
+	if (mkdir_p(dir) != 0) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	if (take_lock(s, dir, err, errlen) != 0
+	    || open_env(s, dir, slack, &o, err, errlen) != 0)
+		goto fail;
+	s->ev = store_evict_new(o.policy, size_bound);
+	s->st.bound = size_bound;
+	if (store_recover(s, err, errlen) != 0)
+		goto fail;
+	if (pthread_create(&s->writer, NULL, store_writer_main, s) != 0) {
+		snprintf(err, errlen, "%s: cannot start the store writer thread", dir);
+		goto fail;
+	}
+	return s;
+fail:
+	destroy(s);
+	return NULL;
+}
+
+void
+store_sync(struct store *s)
+{
+	CHECK_OBJ(s, STORE_MAGIC);
+	AZ(pthread_mutex_lock(&s->q_mtx));
+	uint64_t target = s->seq_queued;
+	while (s->seq_done < target)
+		AZ(pthread_cond_wait(&s->done_cond, &s->q_mtx));
+	AZ(pthread_mutex_unlock(&s->q_mtx));
+}
+
+void
+store_close(struct store *s)
+{
+	if (s == NULL)
+		return;
+	CHECK_OBJ(s, STORE_MAGIC);
+	AZ(pthread_mutex_lock(&s->q_mtx));
+	s->stop = true;
+	AZ(pthread_cond_signal(&s->q_cond));
+	AZ(pthread_mutex_unlock(&s->q_mtx));
+	AZ(pthread_join(s->writer, NULL));
+	ASSERT(s->q_head == NULL);
+	destroy(s);
+}
+
+/* ---- read transactions --------------------------------------------------- */
+
+static int
+rtxn_begin(struct store *s, MDB_txn **out)
+{
+	MDB_txn *txn = NULL;
+	int dead, rc;
+
+	AZ(pthread_mutex_lock(&s->rd_mtx));
+	if (s->rd_n > 0)
+		txn = s->rd_pool[--s->rd_n];
+	AZ(pthread_mutex_unlock(&s->rd_mtx));
+	if (txn != NULL) {
+		if (mdb_txn_renew(txn) == 0) {
+			*out = txn;
+			return 0;
+		}
+		mdb_txn_abort(txn);
+	}
+	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc == MDB_READERS_FULL) {
+		mdb_reader_check(s->env, &dead);
+		rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	}
+	if (rc != 0)
+		return store_map_err(rc);
+	*out = txn;
+	return 0;
+}
+
+static void
+rtxn_end(struct store *s, MDB_txn *txn)
+{
+	mdb_txn_reset(txn);
+	AZ(pthread_mutex_lock(&s->rd_mtx));
+	if (s->rd_n == s->rd_cap) {
+		s->rd_cap = s->rd_cap ? s->rd_cap * 2 : 8;
+		s->rd_pool = xrealloc(s->rd_pool, s->rd_cap * sizeof(*s->rd_pool));
+	}
+	s->rd_pool[s->rd_n++] = txn;
+	AZ(pthread_mutex_unlock(&s->rd_mtx));
+}
+
+/* ---- lookups ------------------------------------------------------------- */
+
+static void
+copy_out(struct store_object *o, uint64_t id, const struct store_objrec *r,
+    const struct store_varrec *vr)
+{
+	o->id = id;
+	o->status = r->status;
+	o->flags = r->flags;
+	o->request_time = (time_t)r->request_time;
+	o->response_time = (time_t)r->response_time;
+	o->body_len = r->body_len;
+	o->chunk_count = r->chunk_count;
+	o->chunk_size = r->chunk_size;
+	o->headers = xstrndup(r->hdr, r->hdr_len);
+	o->headers_len = r->hdr_len;
+	o->primary_key = xstrndup(r->pk, r->pk_len);
+	o->primary_key_len = r->pk_len;
+	o->secondary_key = xstrndup(r->sk, r->sk_len);
+	o->secondary_key_len = r->sk_len;
+	o->vary = xstrndup(vr->vary, vr->vary_len);
+	o->vary_len = vr->vary_len;
+}
+
+static bool
+bytes_eq(const void *a, size_t alen, const void *b, size_t blen)
+{
+	return alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
+}
+
+/* The lookup proper, inside txn; fills *o on a hit. */
+static int
+find(struct store *s, MDB_txn *txn, const char *pk, size_t pk_len,
+    store_secondary_key_f *sk_cb, void *arg, struct store_object *o)
+{
+	uint8_t kb[8];
+	MDB_val k = { sizeof(kb), kb }, v;
+	struct store_varrec vr;
+	struct store_objrec r;
+	char *sk = NULL;
+	size_t sk_len = 0;
+	int ret, rc;
+
+	store_put64(kb, store_pk_hash(s, pk, pk_len));
+	if ((rc = mdb_get(txn, s->dbi_variants, &k, &v)) != 0)
+		return store_map_err(rc);
+	if (store_varrec_decode(v.mv_data, v.mv_size, &vr) != 0)
+		return STORE_ENOTFOUND;
+	ret = STORE_ENOTFOUND;
+	if (vr.vary_len > 0 && (sk_cb == NULL || sk_cb(arg, vr.vary, vr.vary_len, &sk, &sk_len) != 0))
+		goto out;
+	for (size_t i = 0; i < vr.n; i++) {
+		if (!bytes_eq(vr.v[i].sk, vr.v[i].sk_len, sk, sk_len))
+			continue;
+		store_put64(kb, vr.v[i].id);
+		if ((rc = mdb_get(txn, s->dbi_objects, &k, &v)) != 0) {
+			ret = store_map_err(rc);
+			goto out;
+		}
+		/* The URL comparison makes a hash collision a miss. */
+		if (store_objrec_decode(v.mv_data, v.mv_size, &r) == 0
+		    && bytes_eq(r.pk, r.pk_len, pk, pk_len)
+		    && bytes_eq(r.sk, r.sk_len, sk, sk_len)) {
+			copy_out(o, vr.v[i].id, &r, &vr);
+			ret = 0;
+		}
+		break;
+	}
+out:
+	free(sk);
+	store_varrec_free(&vr);
+	return ret;
+}
+
+int
+store_lookup(struct store *s, const char *pk, size_t pk_len,
+    store_secondary_key_f *sk_cb, void *arg, struct store_object *out)
+{
+	CHECK_OBJ(s, STORE_MAGIC);
+	struct store_object o = { 0 };
+	MDB_txn *txn;
+	int ret;
+
+	atomic_fetch_add(&s->lookups, 1);
+	if ((ret = rtxn_begin(s, &txn)) != 0)
+		return ret;
+	ret = find(s, txn, pk, pk_len, sk_cb, arg, &o);
+	rtxn_end(s, txn);
+	if (ret != 0)
+		return ret;
+	AZ(pthread_mutex_lock(&s->ev_mtx));
+	bool live = store_evict_access(s->ev, o.id);
+	AZ(pthread_mutex_unlock(&s->ev_mtx));
+	if (!live) {
+		/* Committed but being invalidated or evicted, or not yet tracked. */
+		store_object_free(&o);
+		return STORE_ENOTFOUND;
+	}
+	atomic_fetch_add(&s->hits, 1);
+	*out = o;
+	return 0;
+}
+
+void
+store_object_free(struct store_object *o)
+{
+	free(o->headers);
+	free(o->primary_key);
+	free(o->secondary_key);
+	free(o->vary);
+	*o = (struct store_object){ 0 };
+}
+
+int
+store_read_chunk(struct store *s, uint64_t id, uint32_t index, struct evbuffer *out)
+{
+	CHECK_OBJ(s, STORE_MAGIC);
+	uint8_t kb[STORE_CHUNK_KEY];
+	MDB_val k = { sizeof(kb), kb }, v;
+	MDB_txn *txn;
+	int ret, rc;
+
+	store_put64(kb, id);
+	store_put32(kb + 8, index);
+	if ((ret = rtxn_begin(s, &txn)) != 0)
+		return ret;
+	if ((rc = mdb_get(txn, s->dbi_chunks, &k, &v)) != 0)
+		ret = store_map_err(rc);
+	else if (evbuffer_add(out, v.mv_data, v.mv_size) != 0)
+		ret = STORE_EIO;
+	rtxn_end(s, txn);
+	return ret;
+}
+
+/* ---- the write API: queue operations for the writer ---------------------- */
+
+/* Queues op, refusing it when bounded and the queue is full. Takes op. */
+static int
+enqueue(struct store *s, struct store_op *op, bool bounded)
+{
+	AZ(pthread_mutex_lock(&s->q_mtx));
+	ASSERT(!s->stop);
+	if (bounded && s->q_bytes + op->cost > s->queue_max) {
+		AZ(pthread_mutex_unlock(&s->q_mtx));
+		store_op_free(op);
+		return STORE_EBUSY;
+	}
+	op->seq = ++s->seq_queued;
+	if (s->q_tail != NULL)
+		s->q_tail->next = op;
+	else
+		s->q_head = op;
+	s->q_tail = op;
+	s->q_bytes += op->cost;
+	AZ(pthread_cond_signal(&s->q_cond));
+	AZ(pthread_mutex_unlock(&s->q_mtx));
+	return 0;
+}
+
+struct store_write *
+store_write_begin(struct store *s, const char *pk, size_t pk_len)
+{
+	CHECK_OBJ(s, STORE_MAGIC);
+	struct store_write *w = xcalloc(1, sizeof(*w));
+
+	w->magic = WRITE_MAGIC;
+	w->s = s;
+	w->pk = xstrndup(pk, pk_len);
+	w->pk_len = pk_len;
+	w->pk_hash = store_pk_hash(s, pk, pk_len);
+	AZ(pthread_mutex_lock(&s->q_mtx));
+	w->id = s->next_id++;
+	AZ(pthread_mutex_unlock(&s->q_mtx));
+	return w;
+}
+
+static int
+abandon(struct store_write *w, int error)
+{
+	w->error = error;
+	atomic_fetch_add(&w->s->write_rejects, 1);
+	return error;
+}
+
+int
+store_write_append(struct store_write *w, const void *data, size_t len)
+{
+	CHECK_OBJ(w, WRITE_MAGIC);
+	struct store *s = w->s;
+	const uint8_t *p = data;
+
+	if (w->error != 0)
+		return w->error;
+	if (len > s->max_object - w->body_len)
+		return abandon(w, STORE_ENOSPC);
+	while (len > 0) {
+		if (w->buf == NULL)
+			w->buf = xmalloc(s->chunk_size);
+		size_t n = s->chunk_size - w->buf_len;
+		if (n > len)
+			n = len;
+		memcpy(w->buf + w->buf_len, p, n);
+		w->buf_len += n;
+		w->body_len += n;
+		p += n;
+		len -= n;
+		if (w->buf_len < s->chunk_size)
+			break;
+		struct store_op *op = xcalloc(1, sizeof(*op));
+		op->kind = OP_CHUNK;
+		op->id = w->id;
+		op->index = w->nchunks;
+		op->data = w->buf;
+		op->len = op->cost = w->buf_len;
+		w->buf = NULL;
+		w->buf_len = 0;
+		if (enqueue(s, op, true) != 0)
+			return abandon(w, STORE_EBUSY);
+		w->nchunks++;
+	}
+	return 0;
+}
+
+static void
+write_free(struct store_write *w)
+{
+	free(w->buf);
+	free(w->pk);
+	FREE_OBJ(w);
+}
+
+int
+store_write_finish(struct store_write *w, const struct store_object_meta *meta)
+{
+	CHECK_OBJ(w, WRITE_MAGIC);
+	struct store *s = w->s;
+	int ret;
+
+	if (w->error != 0) {
+		ret = w->error;
+		store_write_abort(w);
+		return ret;
+	}
+	ASSERT(meta->status >= 0 && meta->status <= UINT16_MAX);
+	if (w->pk_len > UINT32_MAX || meta->secondary_key_len > UINT32_MAX
+	    || meta->headers_len > UINT32_MAX || meta->vary_len > UINT32_MAX) {
+		abandon(w, STORE_ENOSPC);
+		store_write_abort(w);
+		return STORE_ENOSPC;
+	}
+	struct store_objrec r = {
+		.status = (uint16_t)meta->status, .flags = meta->flags,
+		.request_time = meta->request_time, .response_time = meta->response_time,
+		.body_len = w->body_len,
+		.chunk_count = w->nchunks + (w->buf_len > 0),
+		.chunk_size = s->chunk_size,
+		.pk = w->pk, .pk_len = (uint32_t)w->pk_len,
+		.sk = meta->secondary_key, .sk_len = (uint32_t)meta->secondary_key_len,
+		.hdr = meta->headers, .hdr_len = (uint32_t)meta->headers_len,
+	};
+	struct store_op *op = xcalloc(1, sizeof(*op));
+	op->done = meta->committed;
+	op->done_arg = meta->committed_arg;
+	op->kind = OP_FINISH;
+	op->id = w->id;
+	op->index = w->nchunks;
+	op->data = w->buf;
+	op->len = w->buf_len;
+	op->rec = store_objrec_encode(&r, &op->rec_len);
+	op->vary = xstrndup(meta->vary != NULL ? meta->vary : "", meta->vary_len);
+	op->vary_len = meta->vary_len;
+	op->pk_hash = w->pk_hash;
+	op->cost = op->len + op->rec_len + op->vary_len;
+	w->buf = NULL;
+	w->buf_len = 0;
+	if ((ret = enqueue(s, op, true)) != 0) {
+		abandon(w, ret);
+		store_write_abort(w);
+		return ret;
+	}
+	write_free(w);
+	return 0;
+}
+
+void
+store_write_abort(struct store_write *w)
+{
+	CHECK_OBJ(w, WRITE_MAGIC);
+
+	if (w->nchunks > 0) {
+		struct store_op *op = xcalloc(1, sizeof(*op));
+		op->kind = OP_ABORT;
+		op->id = w->id;
+		AZ(enqueue(w->s, op, false));
+	}
+	write_free(w);
+}
+
+int
+store_update_meta(struct store *s, uint64_t id, const struct store_object_meta *meta)
+{
+	CHECK_OBJ(s, STORE_MAGIC);
+	ASSERT(meta->status >= 0 && meta->status <= UINT16_MAX);
+	if (meta->headers_len > UINT32_MAX)
+		return STORE_ENOSPC;
+	struct store_op *op = xcalloc(1, sizeof(*op));
+
+	op->kind = OP_UPDATE;
+	op->id = id;
+	op->status = (uint16_t)meta->status;
+	op->flags = meta->flags;
+	op->request_time = meta->request_time;
+	op->response_time = meta->response_time;
+	op->data = (uint8_t *)xstrndup(meta->headers != NULL ? meta->headers : "",
+	    meta->headers_len);
+	op->len = meta->headers_len;
+	op->cost = op->len;
+	return enqueue(s, op, false);
+}
+
+/* The ids of the objects stored for pk, read in one read transaction. */
+static int
+ids_of(struct store *s, const char *pk, size_t pk_len, uint64_t **ids, size_t *n)
+{
+	uint8_t kb[8];
+	MDB_val k = { sizeof(kb), kb }, v;
+	struct store_varrec vr;
+	struct store_objrec r;
+	MDB_txn *txn;
+	int ret, rc;
+
+	*ids = NULL;
+	*n = 0;
+	if ((ret = rtxn_begin(s, &txn)) != 0)
+		return ret;
+	store_put64(kb, store_pk_hash(s, pk, pk_len));
+	rc = mdb_get(txn, s->dbi_variants, &k, &v);
+	if (rc != 0 || store_varrec_decode(v.mv_data, v.mv_size, &vr) != 0) {
+		rtxn_end(s, txn);
+		return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_map_err(rc);
+	}
+	*ids = xcalloc(vr.n, sizeof(**ids));
+	for (size_t i = 0; i < vr.n; i++) {
+		store_put64(kb, vr.v[i].id);
+		if (mdb_get(txn, s->dbi_objects, &k, &v) == 0
+		    && store_objrec_decode(v.mv_data, v.mv_size, &r) == 0
+		    && bytes_eq(r.pk, r.pk_len, pk, pk_len))
+			(*ids)[(*n)++] = vr.v[i].id;
+	}
+	store_varrec_free(&vr);
+	rtxn_end(s, txn);
+	return 0;
+}
+
+int
+store_invalidate(struct store *s, const char *pk, size_t pk_len)
+{
+	CHECK_OBJ(s, STORE_MAGIC);
+	uint64_t *ids;
+	size_t n;
+	int ret, hidden = 0;
+
+	if ((ret = ids_of(s, pk, pk_len, &ids, &n)) != 0)
+		return ret;
+	AZ(pthread_mutex_lock(&s->ev_mtx));
+	for (size_t i = 0; i < n; i++)
+		hidden += store_evict_remove(s->ev, ids[i]);
+	AZ(pthread_mutex_unlock(&s->ev_mtx));
+	free(ids);
+
+	struct store_op *op = xcalloc(1, sizeof(*op));
+	op->kind = OP_INVALIDATE;
+	op->pk = xstrndup(pk, pk_len);
+	op->pk_len = pk_len;
+	op->pk_hash = store_pk_hash(s, pk, pk_len);
+	op->cost = pk_len;
+	AZ(enqueue(s, op, false));
+	return hidden;
+}
+
+int
+store_stats(struct store *s, struct store_stats *out)
+{
+	CHECK_OBJ(s, STORE_MAGIC);
+	AZ(pthread_mutex_lock(&s->st_mtx));
+	*out = s->st;
+	AZ(pthread_mutex_unlock(&s->st_mtx));
+	out->lookups = atomic_load(&s->lookups);
+	out->hits = atomic_load(&s->hits);
+	out->write_rejects = atomic_load(&s->write_rejects);
+	AZ(pthread_mutex_lock(&s->q_mtx));
+	out->queue_bytes = s->q_bytes;
+	AZ(pthread_mutex_unlock(&s->q_mtx));
+	return 0;
+}

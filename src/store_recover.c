@@ -1,0 +1,350 @@
+/*
+ * store_recover.c: the integrity check that store_open runs, in one write
+ * transaction, before the writer thread starts; it is why opening after a
+ * kill -9 needs no repair tool.
+ *
+ * It deletes:
+ * - objects records that do not decode (unknown version, bad lengths);
+ * - chunks without an object record (the chunks of an object that was being
+ *   written when the process died), and chunks that do not fit their object;
+ * - objects whose chunks do not add up to their body;
+ * - variants entries that point at a missing or incomplete object, or at an
+ *   object whose primary key hashes elsewhere, and records left empty;
+ * - objects that no variants entry points at.
+ * Then it rebuilds the byte accounting and the eviction policy from what is
+ * left, in id order (oldest first, nothing marked as recently used), and
+ * evicts down to the bound when the store was opened with a smaller one.
+ *
+ * The scans walk each DB with a cursor and only note what to delete; the
+ * deletions happen after the cursor is closed. Records deleted as damaged
+ * were never charged; records that pass are charged as they are seen, and
+ * later deletions go through the accounted store_tx_* calls.
+ */
+#include "store_int.h"
+
+#include <errno.h>
+#include <sys/random.h>
+
+#include "util.h"
+
+/* What the scans learn about one objects record. */
+struct scanned {
+	uint64_t	id;
+	uint64_t	pk_hash;
+	uint64_t	charge;
+	uint64_t	body_len;
+	uint64_t	seen_bytes;
+	uint32_t	chunk_count;
+	uint32_t	chunk_size;
+	uint32_t	seen_chunks;
+	bool		referenced;
+};
+
+struct scan {
+	struct scanned	*v;
+	size_t		n;
+	size_t		cap;
+	MDB_val		*dead;		/* keys to delete without accounting */
+	size_t		ndead;
+	size_t		deadcap;
+	uint64_t	max_id;
+};
+
+static void
+mark_dead(struct scan *sc, const MDB_val *k)
+{
+	if (sc->ndead == sc->deadcap) {
+		sc->deadcap = sc->deadcap ? sc->deadcap * 2 : 16;
+		sc->dead = xrealloc(sc->dead, sc->deadcap * sizeof(*sc->dead));
+	}
+	void *copy = xmalloc(k->mv_size);
+	memcpy(copy, k->mv_data, k->mv_size);
+	sc->dead[sc->ndead++] = (MDB_val){ k->mv_size, copy };
+}
+
+static void
+delete_dead(struct store_txn *t, struct scan *sc, MDB_dbi dbi)
+{
+	int rc;
+
+	for (size_t i = 0; i < sc->ndead; i++) {
+		if (t->ret == 0 && (rc = mdb_del(t->txn, dbi, &sc->dead[i], NULL)) != 0)
+			store_tx_fail(t, rc);
+		free(sc->dead[i].mv_data);
+	}
+	sc->ndead = 0;
+}
+
+static struct scanned *
+scanned_find(struct scan *sc, uint64_t id)
+{
+	size_t lo = 0, hi = sc->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (sc->v[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < sc->n && sc->v[lo].id == id ? &sc->v[lo] : NULL;
+}
+
+static int
+open_cursor(struct store_txn *t, MDB_dbi dbi, MDB_cursor **c)
+{
+	int rc;
+
+	if (t->ret == 0 && (rc = mdb_cursor_open(t->txn, dbi, c)) != 0)
+		store_tx_fail(t, rc);
+	return t->ret;
+}
+
+static void
+end_scan(struct store_txn *t, MDB_cursor *c, int rc)
+{
+	if (rc != MDB_NOTFOUND)
+		store_tx_fail(t, rc);
+	mdb_cursor_close(c);
+}
+
+static void
+scan_objects(struct store_txn *t, struct scan *sc)
+{
+	struct store *s = t->s;
+	struct store_objrec r;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	if (open_cursor(t, s->dbi_objects, &c) != 0)
+		return;
+	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+		if (k.mv_size != 8 || store_objrec_decode(v.mv_data, v.mv_size, &r) != 0) {
+			mark_dead(sc, &k);
+			s->st.open_bad_objects++;
+			continue;
+		}
+		store_account(t, s->dbi_objects, k.mv_size, v.mv_size, +1);
+		if (sc->n == sc->cap) {
+			sc->cap = sc->cap ? sc->cap * 2 : 64;
+			sc->v = xrealloc(sc->v, sc->cap * sizeof(*sc->v));
+		}
+		uint64_t id = store_get64(k.mv_data);
+		sc->v[sc->n++] = (struct scanned){ .id = id,
+		    .pk_hash = store_pk_hash(s, r.pk, r.pk_len),
+		    .charge = store_object_charge(s, &r, v.mv_size), .body_len = r.body_len,
+		    .chunk_count = r.chunk_count, .chunk_size = r.chunk_size };
+		if (id > sc->max_id)
+			sc->max_id = id;
+	}
+	end_scan(t, c, rc);
+	delete_dead(t, sc, s->dbi_objects);
+}
+
+/* True when chunk index of o, len bytes long, is the next one it expects. */
+static bool
+chunk_fits(const struct scanned *o, uint32_t index, size_t len)
+{
+	if (index != o->seen_chunks || index >= o->chunk_count)
+		return false;
+	if (index + 1 < o->chunk_count)
+		return len == o->chunk_size;
+	return len == o->body_len - (uint64_t)index * o->chunk_size;
+}
+
+static void
+scan_chunks(struct store_txn *t, struct scan *sc)
+{
+	struct store *s = t->s;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	if (open_cursor(t, s->dbi_chunks, &c) != 0)
+		return;
+	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+		struct scanned *o = NULL;
+		if (k.mv_size == STORE_CHUNK_KEY) {
+			uint64_t id = store_get64(k.mv_data);
+			if (id > sc->max_id)
+				sc->max_id = id;
+			o = scanned_find(sc, id);
+		}
+		if (o == NULL || !chunk_fits(o, store_get32((uint8_t *)k.mv_data + 8), v.mv_size)) {
+			mark_dead(sc, &k);
+			s->st.open_orphan_chunks++;
+			continue;
+		}
+		store_account(t, s->dbi_chunks, k.mv_size, v.mv_size, +1);
+		o->seen_chunks++;
+		o->seen_bytes += v.mv_size;
+	}
+	end_scan(t, c, rc);
+	delete_dead(t, sc, s->dbi_chunks);
+}
+
+/* Keeps the entries that point at a complete object of the record's hash. */
+static void
+scan_variants(struct store_txn *t, struct scan *sc)
+{
+	struct store *s = t->s;
+	struct store_varrec vr, keep;
+	MDB_val *puts = NULL;
+	size_t nputs = 0;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	if (open_cursor(t, s->dbi_variants, &c) != 0)
+		return;
+	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+		if (k.mv_size != 8 || store_varrec_decode(v.mv_data, v.mv_size, &vr) != 0) {
+			mark_dead(sc, &k);
+			s->st.open_bad_variants++;
+			continue;
+		}
+		keep = (struct store_varrec){ .vary = vr.vary, .vary_len = vr.vary_len };
+		for (size_t i = 0; i < vr.n; i++) {
+			struct scanned *o = scanned_find(sc, vr.v[i].id);
+			if (o != NULL && !o->referenced && o->pk_hash == store_get64(k.mv_data)
+			    && o->seen_chunks == o->chunk_count && o->seen_bytes == o->body_len) {
+				o->referenced = true;
+				store_varrec_add(&keep, vr.v[i].id, vr.v[i].sk, vr.v[i].sk_len);
+			} else {
+				s->st.open_bad_variants++;
+			}
+		}
+		if (keep.n == 0) {
+			mark_dead(sc, &k);
+		} else {
+			store_account(t, s->dbi_variants, k.mv_size, v.mv_size, +1);
+			if (keep.n != vr.n) {
+				/* Rewritten after the scan: [key, new record] pairs. */
+				puts = xrealloc(puts, (nputs + 2) * sizeof(*puts));
+				puts[nputs].mv_data = xmalloc(8);
+				memcpy(puts[nputs].mv_data, k.mv_data, 8);
+				puts[nputs].mv_size = 8;
+				puts[nputs + 1].mv_data = store_varrec_encode(&keep,
+				    &puts[nputs + 1].mv_size);
+				nputs += 2;
+			}
+		}
+		store_varrec_free(&keep);
+		store_varrec_free(&vr);
+	}
+	end_scan(t, c, rc);
+	delete_dead(t, sc, s->dbi_variants);
+	for (size_t i = 0; i < nputs; i += 2) {
+		store_tx_put(t, s->dbi_variants, puts[i].mv_data, 8, puts[i + 1].mv_data,
+		    puts[i + 1].mv_size);
+		free(puts[i].mv_data);
+		free(puts[i + 1].mv_data);
+	}
+	free(puts);
+}
+
+static int
+open_dbis(struct store_txn *t)
+{
+	struct { const char *name; MDB_dbi *dbi; } dbs[] = {
+		{ "meta", &t->s->dbi_meta }, { "variants", &t->s->dbi_variants },
+		{ "objects", &t->s->dbi_objects }, { "chunks", &t->s->dbi_chunks },
+	};
+	int rc;
+
+	for (size_t i = 0; i < ARRAY_LEN(dbs) && t->ret == 0; i++)
+		if ((rc = mdb_dbi_open(t->txn, dbs[i].name, MDB_CREATE, dbs[i].dbi)) != 0)
+			store_tx_fail(t, rc);
+	return t->ret;
+}
+
+/*
+ * Loads the format, hash key and next id from meta. A store of another
+ * format (or none, with data in it) is emptied: it is a cache. Returns 0 or
+ * a STORE_E* code.
+ */
+static int
+check_meta(struct store_txn *t, char *err, size_t errlen)
+{
+	struct store *s = t->s;
+	MDB_stat st;
+	MDB_val v;
+	uint8_t fmt[4];
+	int rc;
+
+	store_put32(fmt, STORE_FORMAT);
+	int ret = store_tx_get(t, s->dbi_meta, "format", 6, &v);
+	bool ours = ret == 0 && v.mv_size == 4 && memcmp(v.mv_data, fmt, 4) == 0
+	    && store_tx_get(t, s->dbi_meta, "hash_key", 8, &v) == 0 && v.mv_size == 16;
+	if (ours) {
+		memcpy(s->hash_key, v.mv_data, 16);
+		s->next_id = 1;
+		if (store_tx_get(t, s->dbi_meta, "next_id", 7, &v) == 0 && v.mv_size == 8)
+			s->next_id = store_get64(v.mv_data);
+		return t->ret;
+	}
+	if (t->ret != 0)
+		return t->ret;
+	if (ret == STORE_ENOTFOUND && (rc = mdb_stat(t->txn, s->dbi_objects, &st)) == 0
+	    && st.ms_entries == 0) {
+		/* A new store. */
+	} else {
+		MDB_dbi all[] = { s->dbi_meta, s->dbi_variants, s->dbi_objects, s->dbi_chunks };
+		for (size_t i = 0; i < ARRAY_LEN(all) && t->ret == 0; i++)
+			if ((rc = mdb_drop(t->txn, all[i], 0)) != 0)
+				store_tx_fail(t, rc);
+	}
+	if (getrandom(s->hash_key, sizeof(s->hash_key), 0) != (ssize_t)sizeof(s->hash_key)) {
+		snprintf(err, errlen, "getrandom: %s", strerror(errno));
+		t->ret = STORE_EIO;
+		return t->ret;
+	}
+	store_tx_put(t, s->dbi_meta, "format", 6, fmt, sizeof(fmt));
+	store_tx_put(t, s->dbi_meta, "hash_key", 8, s->hash_key, sizeof(s->hash_key));
+	s->next_id = 1;
+	return t->ret;
+}
+
+int
+store_recover(struct store *s, char *err, size_t errlen)
+{
+	struct scan sc = { 0 };
+	struct store_txn t;
+	int ret;
+
+	s->counts = (struct store_counts){ 0 };
+	store_tx_begin(s, &t);
+	if (open_dbis(&t) == 0 && check_meta(&t, err, errlen) == 0) {
+		scan_objects(&t, &sc);
+		scan_chunks(&t, &sc);
+		scan_variants(&t, &sc);
+		for (size_t i = 0; i < sc.n; i++) {
+			if (!sc.v[i].referenced) {
+				store_tx_delete_object(&t, sc.v[i].id);
+				s->st.open_bad_objects++;
+			}
+		}
+		if (sc.max_id >= s->next_id)
+			s->next_id = sc.max_id + 1;
+		store_tx_put_next_id(&t);
+	}
+	if ((ret = store_tx_commit(&t)) != 0) {
+		if (errlen > 0 && err[0] == '\0')
+			snprintf(err, errlen, "store integrity check failed: %s",
+			    ret == STORE_ENOSPC ? "no space" : "I/O error");
+		goto out;
+	}
+	/* Oldest first, none recently used: the best guess after a restart. */
+	for (size_t i = 0; i < sc.n; i++)
+		if (sc.v[i].referenced)
+			store_evict_insert(s->ev, sc.v[i].id, sc.v[i].pk_hash, sc.v[i].charge);
+	/* A smaller bound than last time: evict down to it now. */
+	if (s->counts.used > s->bound && (ret = store_writer_apply(s, NULL, 0)) != 0)
+		snprintf(err, errlen, "cannot evict down to the cache size");
+out:
+	free(sc.v);
+	free(sc.dead);
+	return ret;
+}
+

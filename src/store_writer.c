@@ -1,0 +1,377 @@
+/*
+ * store_writer.c: the store's single writer thread: it takes operations from
+ * the queue that store.c fills and commits them in batches.
+ *
+ * Batches: the writer takes whatever is queued, up to BATCH_OPS operations or
+ * batch_max chunk bytes, and applies it in one write transaction, so the
+ * fsync cost is shared and no worker ever waits for the disk. A FINISH
+ * operation carries an object's last chunk, its objects record and its
+ * variants update: they commit together, which is what makes an object
+ * visible only once complete (its earlier chunks may have committed in
+ * earlier batches; after a crash they are orphans that store_recover.c
+ * deletes at the next open).
+ *
+ * The size bound: at the end of every transaction the writer evicts until
+ * the charged bytes are within the bound, in the same transaction, so no
+ * committed state ever exceeds it. Should LMDB report MDB_MAP_FULL all the
+ * same (the map is bound + slack), the transaction is aborted, a separate
+ * one evicts a margin below the bound (doubling with each attempt), and the
+ * batch is retried, up to ATTEMPTS times; then each operation is tried
+ * alone. An operation that still fails is dropped: its object is "doomed",
+ * later chunks for it are skipped and its committed chunks are deleted.
+ * Callers never see MDB_MAP_FULL: their writes were only queued.
+ */
+#include "store_int.h"
+
+#include "util.h"
+
+#define BATCH_OPS	256
+#define ATTEMPTS	4
+
+enum owner {
+	OWNER_NONE = 0,	/* no (readable) object record */
+	OWNER_SAME,	/* an object of this primary key */
+	OWNER_OTHER,	/* another URL whose key hashes alike */
+};
+
+static enum owner
+owner_of(struct store_txn *t, uint64_t id, const char *pk, size_t pk_len)
+{
+	uint8_t kb[8];
+	struct store_objrec r;
+	MDB_val v;
+
+	store_put64(kb, id);
+	if (store_tx_get(t, t->s->dbi_objects, kb, sizeof(kb), &v) != 0
+	    || store_objrec_decode(v.mv_data, v.mv_size, &r) != 0)
+		return OWNER_NONE;
+	if (r.pk_len == pk_len && memcmp(r.pk, pk, pk_len) == 0)
+		return OWNER_SAME;
+	return OWNER_OTHER;
+}
+
+/* ---- operations ---------------------------------------------------------- */
+
+static void
+apply_chunk(struct store_txn *t, const struct store_op *op)
+{
+	if (store_doomed_find(t->s, op->id) == SIZE_MAX)
+		store_tx_put_chunk(t, op->id, op->index, op->data, op->len);
+}
+
+static void
+apply_abort(struct store_txn *t, const struct store_op *op)
+{
+	store_tx_delete_chunks(t, op->id);
+	store_tx_effect(t, STORE_FX_UNDOOM, op->id, 0, 0);
+}
+
+/*
+ * The last chunk, the object record and the variants entry, in this
+ * transaction. The new entry replaces the one with the same secondary key;
+ * entries of another Vary, of another URL (hash collision) or pointing at
+ * nothing go too, with their objects.
+ */
+static void
+apply_finish(struct store_txn *t, const struct store_op *op)
+{
+	struct store *s = t->s;
+	struct store_objrec r;
+	struct store_varrec old, vr = { 0 };
+	uint8_t hk[8], ok[8];
+	void *copy = NULL;
+	size_t len;
+
+	if (store_doomed_find(s, op->id) != SIZE_MAX) {
+		apply_abort(t, op);
+		return;
+	}
+	AZ(store_objrec_decode(op->rec, op->rec_len, &r));
+	if (op->len > 0)
+		store_tx_put_chunk(t, op->id, op->index, op->data, op->len);
+	store_put64(hk, op->pk_hash);
+	if (store_tx_get_copy(t, s->dbi_variants, hk, sizeof(hk), &copy, &len) == 0
+	    && store_varrec_decode(copy, len, &old) == 0) {
+		bool same_vary = old.vary_len == op->vary_len
+		    && memcmp(old.vary, op->vary, op->vary_len) == 0;
+		for (size_t i = 0; i < old.n; i++) {
+			const struct store_varent *e = &old.v[i];
+			bool same_sk = e->sk_len == r.sk_len && memcmp(e->sk, r.sk, r.sk_len) == 0;
+			if (same_vary && !same_sk
+			    && owner_of(t, e->id, r.pk, r.pk_len) == OWNER_SAME)
+				store_varrec_add(&vr, e->id, e->sk, e->sk_len);
+			else
+				store_tx_delete_object(t, e->id);
+		}
+		store_varrec_free(&old);
+	}
+	while (vr.n >= STORE_MAX_VARIANTS) {
+		store_tx_delete_object(t, vr.v[0].id);
+		store_varrec_remove(&vr, 0);
+	}
+	vr.vary = op->vary;
+	vr.vary_len = (uint32_t)op->vary_len;
+	store_varrec_add(&vr, op->id, r.sk, r.sk_len);
+	store_tx_put_variants(t, hk, &vr);
+	store_varrec_free(&vr);
+	free(copy);
+	store_put64(ok, op->id);
+	store_tx_put(t, s->dbi_objects, ok, sizeof(ok), op->rec, op->rec_len);
+	store_tx_effect(t, STORE_FX_INSERT, op->id, op->pk_hash,
+	    store_object_charge(s, &r, op->rec_len));
+	t->inserts++;
+}
+
+/* RFC 9111 §4.3.4: new status, times and header block; body and keys kept. */
+static void
+apply_update(struct store_txn *t, const struct store_op *op)
+{
+	struct store_objrec r;
+	uint8_t kb[8];
+	void *copy;
+	size_t len, rec_len;
+
+	store_put64(kb, op->id);
+	if (store_tx_get_copy(t, t->s->dbi_objects, kb, sizeof(kb), &copy, &len) != 0)
+		return;		/* evicted or replaced meanwhile */
+	if (store_objrec_decode(copy, len, &r) == 0) {
+		r.status = op->status;
+		r.flags = op->flags;
+		r.request_time = op->request_time;
+		r.response_time = op->response_time;
+		r.hdr = (const char *)op->data;
+		r.hdr_len = (uint32_t)op->len;
+		uint8_t *rec = store_objrec_encode(&r, &rec_len);
+		store_tx_put(t, t->s->dbi_objects, kb, sizeof(kb), rec, rec_len);
+		free(rec);
+	}
+	free(copy);
+}
+
+/* RFC 9111 §4.4: every stored response of the URL goes. */
+static void
+apply_invalidate(struct store_txn *t, const struct store_op *op)
+{
+	struct store_varrec old, vr = { 0 };
+	uint8_t hk[8];
+	void *copy;
+	size_t len;
+
+	store_put64(hk, op->pk_hash);
+	if (store_tx_get_copy(t, t->s->dbi_variants, hk, sizeof(hk), &copy, &len) != 0)
+		return;
+	if (store_varrec_decode(copy, len, &old) == 0) {
+		for (size_t i = 0; i < old.n; i++) {
+			switch (owner_of(t, old.v[i].id, op->pk, op->pk_len)) {
+			case OWNER_SAME:
+				store_tx_delete_object(t, old.v[i].id);
+				t->invalidations++;
+				break;
+			case OWNER_OTHER:
+				store_varrec_add(&vr, old.v[i].id, old.v[i].sk, old.v[i].sk_len);
+				break;
+			case OWNER_NONE:
+				break;
+			}
+		}
+		vr.vary = old.vary;
+		vr.vary_len = old.vary_len;
+		if (vr.n != old.n)
+			store_tx_put_variants(t, hk, &vr);
+		store_varrec_free(&old);
+		store_varrec_free(&vr);
+	}
+	free(copy);
+}
+
+static void
+apply_op(struct store_txn *t, const struct store_op *op)
+{
+	switch (op->kind) {
+	case OP_CHUNK:
+		apply_chunk(t, op);
+		break;
+	case OP_FINISH:
+		apply_finish(t, op);
+		break;
+	case OP_ABORT:
+		apply_abort(t, op);
+		break;
+	case OP_UPDATE:
+		apply_update(t, op);
+		break;
+	case OP_INVALIDATE:
+		apply_invalidate(t, op);
+		break;
+	}
+}
+
+/* ---- batches ------------------------------------------------------------- */
+
+/* Deletes the chunks of doomed objects whose finish or abort was seen. */
+static void
+cleanup_doomed(struct store_txn *t)
+{
+	for (size_t i = 0; i < t->s->ndoomed; i++) {
+		if (t->s->doomed[i].closed) {
+			store_tx_delete_chunks(t, t->s->doomed[i].id);
+			store_tx_effect(t, STORE_FX_UNDOOM, t->s->doomed[i].id, 0, 0);
+		}
+	}
+}
+
+/*
+ * After MDB_MAP_FULL: evicts a margin below the bound in its own transaction,
+ * the margin doubling with each attempt. The free space LMDB needs may be
+ * there already, but not as a run of pages long enough for a chunk
+ * (fragmentation), or not reusable yet (LMDB reuses the pages a transaction
+ * frees only once no snapshot can see them); evicting more solves both.
+ */
+static int
+make_headroom(struct store *s, int attempt)
+{
+	uint64_t margin = s->batch_max * 2 > s->bound / 16 ? s->batch_max * 2 : s->bound / 16;
+	uint64_t limit, shifted = margin << (attempt - 1);
+	struct store_txn t;
+
+	limit = s->bound > shifted ? s->bound - shifted : 0;
+	store_tx_begin(s, &t);
+	if (!store_tx_evict(&t, limit) && t.nvictims == 0 && t.ret == 0)
+		t.ret = STORE_ENOSPC;
+	return store_tx_commit(&t);
+}
+
+int
+store_writer_apply(struct store *s, struct store_op *const *ops, size_t n)
+{
+	for (int attempt = 1;; attempt++) {
+		struct store_txn t;
+		store_tx_begin(s, &t);
+		cleanup_doomed(&t);
+		for (size_t i = 0; i < n; i++)
+			apply_op(&t, ops[i]);
+		if (!store_tx_evict(&t, s->bound) && t.ret == 0)
+			t.ret = STORE_ENOSPC;	/* what is left is not evictable */
+		store_tx_put_next_id(&t);
+		int ret = store_tx_commit(&t);
+		if (ret == 0)
+			return 0;
+		if (!t.map_full || attempt == ATTEMPTS)
+			return ret;
+		AZ(pthread_mutex_lock(&s->st_mtx));
+		s->st.map_full++;
+		AZ(pthread_mutex_unlock(&s->st_mtx));
+		if (make_headroom(s, attempt) != 0)
+			return ret;
+	}
+}
+
+/* Marks id doomed; returns true when it was not already. */
+static bool
+doom(struct store *s, uint64_t id, bool closed)
+{
+	size_t d = store_doomed_find(s, id);
+
+	if (d != SIZE_MAX) {
+		s->doomed[d].closed |= closed;
+		return false;
+	}
+	if (s->ndoomed == s->doomed_cap) {
+		s->doomed_cap = s->doomed_cap ? s->doomed_cap * 2 : 8;
+		s->doomed = xrealloc(s->doomed, s->doomed_cap * sizeof(*s->doomed));
+	}
+	s->doomed[s->ndoomed++] = (struct store_doomed){ .id = id, .closed = closed };
+	return true;
+}
+
+/* An operation that could not be committed even alone is dropped. */
+static void
+fail_op(struct store *s, const struct store_op *op)
+{
+	bool counted = true;
+
+	switch (op->kind) {
+	case OP_CHUNK:
+		counted = doom(s, op->id, false);
+		break;
+	case OP_FINISH:
+	case OP_ABORT:
+		counted = doom(s, op->id, true) && op->kind == OP_FINISH;
+		break;
+	case OP_UPDATE:
+	case OP_INVALIDATE:
+		break;
+	}
+	if (counted) {
+		AZ(pthread_mutex_lock(&s->st_mtx));
+		s->st.write_failures++;
+		AZ(pthread_mutex_unlock(&s->st_mtx));
+	}
+}
+
+static bool
+cleanup_pending(const struct store *s)
+{
+	for (size_t i = 0; i < s->ndoomed; i++)
+		if (s->doomed[i].closed)
+			return true;
+	return false;
+}
+
+static void
+run_batch(struct store *s, struct store_op *const *ops, size_t n)
+{
+	if (store_writer_apply(s, ops, n) == 0)
+		return;
+	if (n == 1)
+		fail_op(s, ops[0]);
+	for (size_t i = 0; n > 1 && i < n; i++)
+		if (store_writer_apply(s, &ops[i], 1) != 0)
+			fail_op(s, ops[i]);
+	/* Dropped objects' chunks go now rather than with the next batch. */
+	if (cleanup_pending(s))
+		(void)store_writer_apply(s, NULL, 0);
+}
+
+void *
+store_writer_main(void *arg)
+{
+	struct store *s = arg;
+	struct store_op **batch = xmalloc(BATCH_OPS * sizeof(*batch));
+
+	CHECK_OBJ(s, STORE_MAGIC);
+	AZ(pthread_mutex_lock(&s->q_mtx));
+	for (;;) {
+		while (s->q_head == NULL && !s->stop)
+			AZ(pthread_cond_wait(&s->q_cond, &s->q_mtx));
+		if (s->q_head == NULL)
+			break;		/* stopping, and drained */
+		size_t n = 0;
+		uint64_t bytes = 0, cost = 0;
+		while (s->q_head != NULL && n < BATCH_OPS
+		    && (n == 0 || bytes + s->q_head->len <= s->batch_max)) {
+			struct store_op *op = s->q_head;
+			s->q_head = op->next;
+			if (s->q_head == NULL)
+				s->q_tail = NULL;
+			batch[n++] = op;
+			bytes += op->len;
+			cost += op->cost;
+		}
+		uint64_t seq = batch[n - 1]->seq;
+		AZ(pthread_mutex_unlock(&s->q_mtx));
+		run_batch(s, batch, n);
+		for (size_t i = 0; i < n; i++) {
+			if (batch[i]->done != NULL)
+				batch[i]->done(batch[i]->done_arg);
+			store_op_free(batch[i]);
+		}
+		AZ(pthread_mutex_lock(&s->q_mtx));
+		s->q_bytes -= cost;
+		s->seq_done = seq;
+		AZ(pthread_cond_broadcast(&s->done_cond));
+	}
+	AZ(pthread_mutex_unlock(&s->q_mtx));
+	free(batch);
+	return NULL;
+}
