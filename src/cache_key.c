@@ -27,6 +27,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <stdio.h>
 
 #include "cache_key.h"
 #include "http1.h"
@@ -701,6 +703,102 @@ add_accept_encoding(struct sbuf *b, const struct fields *req)
 	}
 }
 
+struct lang_pref {
+	const char	*tag;
+	size_t		len;
+	int		q;	/* thousandths */
+};
+
+/* RFC 9110 §12.4.2 weight in thousandths (1000 without q); -1 when malformed. */
+static int
+weight_of(const char *params, size_t len)
+{
+	const char *p = memchr(params, '=', len), *end = params + len;
+	int q = 0, scale = 100;
+
+	if (p == NULL)
+		return 1000;
+	p++;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (p >= end || (*p != '0' && *p != '1'))
+		return -1;
+	q = (*p - '0') * 1000;
+	p++;
+	if (p < end && *p == '.')
+		for (p++; p < end && isdigit((unsigned char)*p) && scale > 0; p++, scale /= 10)
+			q += (*p - '0') * scale;
+	return q > 1000 ? -1 : q;
+}
+
+static int
+cmp_lang(const void *a, const void *b)
+{
+	const struct lang_pref *x = a, *y = b;
+	size_t n = x->len < y->len ? x->len : y->len;
+	int c;
+
+	if (x->q != y->q)
+		return y->q - x->q;
+	c = strncasecmp(x->tag, y->tag, n);
+	if (c != 0)
+		return c;
+	return x->len < y->len ? -1 : x->len > y->len;
+}
+
+/*
+ * Accept-Language as a preference order rather than a string: tags
+ * lower-cased, q=0 dropped, sorted by weight then tag, so "en, de" and
+ * "de,en" (equal weights) key the same variant (RFC 9110 §12.5.4 gives
+ * members of equal weight no order).
+ */
+static void
+add_accept_language(struct sbuf *b, const struct fields *req)
+{
+	struct lang_pref prefs[32];
+	size_t n = 0, i, k, len;
+
+	for (i = 0; i < req->n; i++) {
+		const struct field *f = &req->v[i];
+		const char *pos = f->value, *end = f->value + f->value_len, *tok;
+
+		if (!str_ieq(f->name, f->name_len, "Accept-Language"))
+			continue;
+		while (n < ARRAY_LEN(prefs) && list_next(&pos, end, &tok, &len)) {
+			const char *semi = memchr(tok, ';', len);
+			size_t tlen = semi != NULL ? (size_t)(semi - tok) : len;
+			int q = semi != NULL ? weight_of(semi, len - tlen) : 1000;
+
+			while (tlen > 0 && (tok[tlen - 1] == ' ' || tok[tlen - 1] == '\t'))
+				tlen--;
+			if (q <= 0 || tlen == 0)
+				continue;
+			prefs[n].tag = tok;
+			prefs[n].len = tlen;
+			prefs[n].q = q;
+			n++;
+		}
+	}
+	qsort(prefs, n, sizeof(prefs[0]), cmp_lang);
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			sb_addc(b, ',');
+		for (k = 0; k < prefs[i].len; k++)
+			sb_addc(b, lower(prefs[i].tag[k]));
+		if (prefs[i].q != 1000) {
+			char w[16];
+			int q = prefs[i].q, digits = 3;
+
+			while (q % 10 == 0) {
+				q /= 10;
+				digits--;
+			}
+			snprintf(w, sizeof(w), ";q=0.%0*d", digits, q);
+			sb_adds(b, w);
+		}
+	}
+}
+
 /*
  * Appends v[0..len) with whitespace normalised: outside quoted strings,
  * runs of SP/HTAB become one SP and OWS around ',' is removed; leading and
@@ -803,6 +901,9 @@ cache_key_vary(const struct cache_key_config *cfg, const char *names,
 				fold = name_in(p, len, ci_fields, ARRAY_LEN(ci_fields));
 				if (str_ieq(p, len, "accept-encoding")) {
 					add_accept_encoding(&b, req);
+				} else if (str_ieq(p, len, "accept-language") &&
+				    !name_in(p, len, cfg->first_member, cfg->nfirst_member)) {
+					add_accept_language(&b, req);
 				} else if (name_in(p, len, cfg->first_member,
 				    cfg->nfirst_member)) {
 					add_first_member(&b, req, name, fold);

@@ -29,6 +29,12 @@
  *   arguments are being collected, is taken as the start of the next
  *   directive.
  *
+ * - Durations have one syntax (parse_duration) and two units: timeouts
+ *   are milliseconds (T_DURATION), freshness lifetimes whole seconds
+ *   (T_SECONDS: the delta-seconds of RFC 9111 §1.2.2, which may exceed
+ *   the 49 days an unsigned count of milliseconds holds). A percentage is
+ *   parsed by hand rather than with strtod, which follows the locale.
+ *
  * - Sites name their backend, which may be defined later in the file; the
  *   names are kept aside while parsing and resolved into pointers into
  *   config->backends at the end, so growing the backends array never
@@ -105,6 +111,11 @@ enum kwtype {
 	T_PATH_PREFIX,
 	T_BACKEND_REF,
 	T_HOST_HEADER,
+	T_SECONDS,
+	T_PERCENT,
+	T_EVICTION,
+	T_TARGETED_FIELD,
+	T_FIELDS,
 };
 
 /* Row flags. */
@@ -113,6 +124,7 @@ enum kwtype {
 #define F_REQUIRED	2u	/* the block is an error without it */
 
 #define DUR_MAX		(24u * 3600 * 1000)	/* 24h, in ms */
+#define SEC_MAX		(365u * 24 * 3600)	/* 365d, in s (T_SECONDS) */
 
 /* Where a value goes: offset and size of a member of the block's struct. */
 #define FC(m)	offsetof(struct config, m), sizeof(((struct config *)0)->m)
@@ -123,7 +135,7 @@ enum kwtype {
 /*
  * The keyword table. Columns: block, name, type, flags, default (as it would
  * be written in the file; NULL: none), min, max (numbers, sizes, bytes;
- * durations in ms), storage, doc. Blocks are listed in the order the man page
+ * durations in ms, T_SECONDS in s), storage, doc. Blocks are listed in the order the man page
  * documents them.
  */
 #define KEYWORDS(X)							\
@@ -136,7 +148,7 @@ enum kwtype {
 	X(B_MAIN, "limits", T_BLOCK, F_NONE, NULL, 0, 0, NF,		\
 	    "Limits on client connections and requests.")		\
 	X(B_MAIN, "cache", T_BLOCK, F_NONE, NULL, 0, 0, NF,		\
-	    "Where the cache is stored and how large it may grow.")	\
+	    "Where the cache is stored, how large it may grow and how long what it holds stays fresh.") \
 	X(B_MAIN, "log", T_BLOCK, F_NONE, NULL, 0, 0, NF,		\
 	    "Error and access logs.")					\
 	X(B_MAIN, "backend", T_BLOCK, F_REPEAT, NULL, 0, 0, NF,		\
@@ -169,6 +181,29 @@ enum kwtype {
 	X(B_CACHE, "size", T_SIZE, F_NONE, "1g", 64 * 1024, UINT64_MAX,	\
 	    FC(cache_size),						\
 	    "Upper bound on the size of the cache store.")		\
+	X(B_CACHE, "eviction", T_EVICTION, F_NONE, "sieve", 0, 0,	\
+	    FC(cache_eviction),						\
+	    "How the store picks what to evict when it is full: sieve, lru or s3fifo.") \
+	X(B_CACHE, "heuristic-fraction", T_PERCENT, F_NONE, "10%", 0, 0, \
+	    FC(cache_heuristic_fraction),				\
+	    "A response with no explicit lifetime stays fresh for this share of the time between its Last-Modified and Date; 0% disables it.") \
+	X(B_CACHE, "heuristic-max", T_SECONDS, F_NONE, "1d", 0, SEC_MAX, \
+	    FC(cache_heuristic_max_s),					\
+	    "Longest heuristic freshness lifetime; 0 means no cap.")	\
+	X(B_CACHE, "max-ttl", T_SECONDS, F_NONE, "0", 0, SEC_MAX,	\
+	    FC(cache_max_ttl_s),					\
+	    "Longest freshness lifetime of any response, whatever the origin says; 0 means no cap.") \
+	X(B_CACHE, "targeted-field", T_TARGETED_FIELD, F_NONE,		\
+	    "Freshd-Cache-Control", 0, 0, FC(cache_targeted_field),	\
+	    "Name of freshd's own targeted cache-control field (RFC 9213), obeyed before any other; off for none.") \
+	X(B_CACHE, "cdn-cache-control", T_BOOL, F_NONE, "on", 0, 0,	\
+	    FC(cache_cdn_cache_control),				\
+	    "Obey CDN-Cache-Control (RFC 9213) before Cache-Control.")	\
+	X(B_CACHE, "vary-first-member", T_FIELDS, F_REPEAT, NULL, 0, 0, NF, \
+	    "Request fields that a Vary secondary key takes by their first list member only; repeatable, none by default.") \
+	X(B_CACHE, "stale-if-unreachable", T_SECONDS, F_NONE, "0", 0, SEC_MAX, \
+	    FC(cache_stale_if_unreachable_s),				\
+	    "How stale a stored response may be served when the origin cannot be reached and no directive forbids it.") \
 	X(B_LOG, "access", T_ACCESS_LOG, F_NONE, "stderr", 0, 0, FC(access_log), \
 	    "Where the access log goes: a file path, stderr or off.")	\
 	X(B_LOG, "error", T_ERROR_LOG, F_NONE, "stderr", 0, 0, FC(error_log), \
@@ -211,7 +246,14 @@ enum kwtype {
 	    "Append the client address to a Forwarded field (RFC 7239).") \
 	X(B_SITE, "pass-proxy-authorization", T_BOOL, F_NONE, "off", 0, 0, \
 	    FS(pass_proxy_authorization),				\
-	    "Forward Proxy-Authorization to the backend instead of removing it.")
+	    "Forward Proxy-Authorization to the backend instead of removing it.") \
+	X(B_SITE, "cache", T_BOOL, F_NONE, "on", 0, 0, FS(cache),	\
+	    "Use the cache; off forwards every request without lookup or storing (Cache-Status fwd=bypass).") \
+	X(B_SITE, "cache-status-key", T_BOOL, F_NONE, "off", 0, 0,	\
+	    FS(cache_status_key),					\
+	    "Add the cache key to the Cache-Status field (its key parameter, RFC 9211).") \
+	X(B_SITE, "heuristic", T_BOOL, F_NONE, "on", 0, 0, FS(heuristic), \
+	    "Give responses with no explicit lifetime a heuristic one (see heuristic-fraction); off: none.")
 
 struct keyword {
 	enum block	block;
@@ -278,7 +320,8 @@ typedef int setter_f(struct parser *, const struct keyword *, void *obj,
 
 static setter_f set_uint, set_size, set_duration, set_bool, set_name, set_dir,
     set_access_log, set_error_log, set_level, set_listen, set_server,
-    set_hosts, set_path_prefix, set_backend_ref, set_host_header;
+    set_hosts, set_path_prefix, set_backend_ref, set_host_header, set_seconds,
+    set_percent, set_eviction, set_targeted_field, set_fields;
 
 /* How each type is written and parsed. maxargs 0: no upper bound. */
 static const struct typedesc {
@@ -303,7 +346,15 @@ static const struct typedesc {
 	[T_PATH_PREFIX] =	{ "PREFIX",			1, 1, set_path_prefix },
 	[T_BACKEND_REF] =	{ "NAME",			1, 1, set_backend_ref },
 	[T_HOST_HEADER] =	{ "keep|backend|set VALUE",	1, 2, set_host_header },
+	[T_SECONDS] =		{ "DURATION",			1, 1, set_seconds },
+	[T_PERCENT] =		{ "PERCENT",			1, 1, set_percent },
+	[T_EVICTION] =		{ "sieve|lru|s3fifo",		1, 1, set_eviction },
+	[T_TARGETED_FIELD] =	{ "FIELD|off",			1, 1, set_targeted_field },
+	[T_FIELDS] =		{ "FIELD...",			1, 0, set_fields },
 };
+
+/* The store's eviction policies: names store_evict_policy_parse() takes. */
+static const char *const eviction_names[] = { "sieve", "lru", "s3fifo" };
 
 static const char *const level_names[] = {
 	[LOG_LEVEL_ERROR] = "error",
@@ -399,12 +450,13 @@ config_parse_size(const char *s, uint64_t *out)
 }
 
 /*
- * "500ms", "30s", "5m", "1h", or a bare number of seconds (units
- * case-insensitive) to milliseconds. Returns 0, or -1 on anything else or
- * when the result does not fit in an unsigned.
+ * A number with an optional unit (ms, s, m, h, d; case-insensitive; a bare
+ * number is seconds) to a count of `unit` milliseconds (1: ms, 1000: s).
+ * Returns 0, or -1 on anything else, on a unit finer than `unit` or when the
+ * result does not fit in 64 bits.
  */
-int
-config_parse_duration(const char *s, unsigned *out_ms)
+static int
+parse_duration(const char *s, uint64_t unit, uint64_t *out)
 {
 	size_t n = strlen(s);
 	uint64_t v, mult = 1000;
@@ -417,12 +469,83 @@ config_parse_duration(const char *s, unsigned *out_ms)
 		case 's': case 'S': mult = 1000; n--; break;
 		case 'm': case 'M': mult = 60 * 1000; n--; break;
 		case 'h': case 'H': mult = 3600 * 1000; n--; break;
+		case 'd': case 'D': mult = 24 * 3600 * 1000; n--; break;
 		default: break;
 		}
 	}
-	if (!parse_digits(s, n, &v) || v > UINT_MAX / mult)
+	if (mult % unit != 0)
 		return -1;
-	*out_ms = (unsigned)(v * mult);
+	mult /= unit;
+	if (!parse_digits(s, n, &v) || v > UINT64_MAX / mult)
+		return -1;
+	*out = v * mult;
+	return 0;
+}
+
+/*
+ * "500ms", "30s", "5m", "1h", "1d", or a bare number of seconds (units
+ * case-insensitive) to milliseconds. Returns 0, or -1 on anything else or
+ * when the result does not fit in an unsigned.
+ */
+int
+config_parse_duration(const char *s, unsigned *out_ms)
+{
+	uint64_t v;
+
+	if (parse_duration(s, 1, &v) != 0 || v > UINT_MAX)
+		return -1;
+	*out_ms = (unsigned)v;
+	return 0;
+}
+
+/*
+ * The same durations in whole seconds, for the members that hold seconds
+ * (see config.h): "30", "30s", "5m", "1h", "7d"; "ms" is refused. Returns
+ * 0, or -1 on anything else or when the result does not fit in an unsigned.
+ */
+int
+config_parse_seconds(const char *s, unsigned *out_s)
+{
+	uint64_t v;
+
+	if (parse_duration(s, 1000, &v) != 0 || v > UINT_MAX)
+		return -1;
+	*out_s = (unsigned)v;
+	return 0;
+}
+
+/*
+ * "N%" with N from 0 to 100, decimals allowed ("10%", "2.5%", "100.0%"), to
+ * a fraction from 0 to 1. At most 15 digits in all, so the digits are exact
+ * in a double and the result is N / 100 correctly rounded. Returns 0, or -1
+ * on anything else (no sign, exponent, bare "." or missing "%").
+ */
+int
+config_parse_percent(const char *s, double *out_fraction)
+{
+	char digits[16];
+	size_t n = strlen(s), i, nd = 0, decimals = 0;
+	uint64_t v, scale = 1;
+	bool dot = false;
+
+	if (n < 2 || s[n - 1] != '%' || s[0] == '.' || s[n - 2] == '.')
+		return -1;
+	for (i = 0; i < n - 1; i++) {
+		if (s[i] == '.' && !dot) {
+			dot = true;
+			continue;
+		}
+		if (s[i] < '0' || s[i] > '9' || nd == sizeof(digits) - 1)
+			return -1;
+		digits[nd++] = s[i];
+		if (dot)
+			decimals++;
+	}
+	for (i = 0; i < decimals + 2; i++)
+		scale *= 10;
+	if (!parse_digits(digits, nd, &v) || v > scale)	/* above 100% */
+		return -1;
+	*out_fraction = (double)v / (double)scale;
 	return 0;
 }
 
@@ -531,6 +654,24 @@ valid_name(const char *s)
 	return true;
 }
 
+/* A field name: a token (RFC 9110 §5.1; tchar in §5.6.2). */
+static bool
+valid_field_name(const char *s)
+{
+	size_t i;
+
+	if (s[0] == '\0')
+		return false;
+	for (i = 0; s[i] != '\0'; i++) {
+		char ch = s[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || strchr("!#$%&'*+-.^_`|~", ch) != NULL))
+			return false;
+	}
+	return true;
+}
+
 /* ---- building blocks ---- */
 
 static void
@@ -587,6 +728,11 @@ config_free(struct config *c)
 		free_site(&c->sites[i]);
 	free(c->sites);
 	free(c->cache_dir);
+	free(c->cache_eviction);
+	free(c->cache_targeted_field);
+	for (i = 0; i < c->ncache_vary_first_member; i++)
+		free(c->cache_vary_first_member[i]);
+	free(c->cache_vary_first_member);
 	free(c->access_log);
 	free(c->error_log);
 	free(c->via_name);
@@ -664,6 +810,18 @@ fmt_duration(char *buf, size_t len, uint64_t ms)
 		snprintf(buf, len, "%" PRIu64 "ms", ms);
 }
 
+/* Writes a count of seconds the way a file would: "0", "7d", "90m"... */
+static void
+fmt_seconds(char *buf, size_t len, uint64_t s)
+{
+	if (s == 0)
+		snprintf(buf, len, "0");
+	else if (s % (24 * 3600) == 0)
+		snprintf(buf, len, "%" PRIu64 "d", s / (24 * 3600));
+	else
+		fmt_duration(buf, len, s * 1000);
+}
+
 /* ---- setters: one per type; argc is within the type's bounds ---- */
 
 static int
@@ -715,7 +873,7 @@ set_duration(struct parser *p, const struct keyword *kw, void *obj,
 
 	if (config_parse_duration(s, &v) != 0)
 		return perr(p, argv[0].line, "invalid duration \"%.64s\" for \"%s\": "
-		    "expected a number with optional ms, s, m or h", s, kw->name);
+		    "expected a number with optional ms, s, m, h or d", s, kw->name);
 	if (v < kw->min || v > kw_max(kw)) {
 		fmt_duration(lo, sizeof(lo), kw->min);
 		fmt_duration(hi, sizeof(hi), kw_max(kw));
@@ -999,6 +1157,104 @@ set_host_header(struct parser *p, const struct keyword *kw, void *obj,
 	free(s->host_value);
 	s->host_value = h == HOST_SET ? xstrdup(argv[1].text) : NULL;
 	s->host_header = h;
+	return 0;
+}
+
+static int
+set_seconds(struct parser *p, const struct keyword *kw, void *obj,
+    const struct token *argv, size_t argc)
+{
+	unsigned v;
+	char lo[32], hi[32];
+	const char *s = argv[0].text;
+
+	if (config_parse_seconds(s, &v) != 0)
+		return perr(p, argv[0].line, "invalid duration \"%.64s\" for \"%s\": "
+		    "expected whole seconds: a number with optional s, m, h or d",
+		    s, kw->name);
+	if (v < kw->min || v > kw_max(kw)) {
+		fmt_seconds(lo, sizeof(lo), kw->min);
+		fmt_seconds(hi, sizeof(hi), kw_max(kw));
+		return perr(p, argv[0].line, "invalid duration \"%.64s\" for \"%s\": "
+		    "expected from %s to %s", s, kw->name, lo, hi);
+	}
+	ASSERT(kw->size == sizeof(unsigned));
+	memcpy(field(obj, kw), &v, sizeof(v));
+	return 0;
+}
+
+/* RFC 9111 §4.2.2: the fraction of Date - Last-Modified, written in %. */
+static int
+set_percent(struct parser *p, const struct keyword *kw, void *obj,
+    const struct token *argv, size_t argc)
+{
+	double v;
+
+	if (config_parse_percent(argv[0].text, &v) != 0)
+		return perr(p, argv[0].line, "invalid percentage \"%.64s\" for "
+		    "\"%s\": expected from 0%% to 100%%, such as 10%% or 2.5%%",
+		    argv[0].text, kw->name);
+	ASSERT(kw->size == sizeof(double));
+	memcpy(field(obj, kw), &v, sizeof(v));
+	return 0;
+}
+
+static int
+set_eviction(struct parser *p, const struct keyword *kw, void *obj,
+    const struct token *argv, size_t argc)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(eviction_names); i++) {
+		if (strcmp(argv[0].text, eviction_names[i]) == 0) {
+			store_str(obj, kw, eviction_names[i]);
+			return 0;
+		}
+	}
+	return perr(p, argv[0].line, "invalid eviction policy \"%.64s\" for "
+	    "\"%s\": expected sieve, lru or s3fifo", argv[0].text, kw->name);
+}
+
+/* A field name (RFC 9213 §2: a targeted field is named by the cache), or off. */
+static int
+set_targeted_field(struct parser *p, const struct keyword *kw, void *obj,
+    const struct token *argv, size_t argc)
+{
+	char **f = field(obj, kw);
+
+	ASSERT(kw->size == sizeof(char *));
+	if (strcmp(argv[0].text, "off") == 0) {
+		free(*f);
+		*f = NULL;
+		return 0;
+	}
+	if (!valid_field_name(argv[0].text))
+		return perr(p, argv[0].line, "invalid field name \"%.64s\" for "
+		    "\"%s\": expected a token of letters, digits and "
+		    "!#$%%&'*+-.^_`|~, or off", argv[0].text, kw->name);
+	store_str(obj, kw, argv[0].text);
+	return 0;
+}
+
+/* vary-first-member: every argument is added to the list. */
+static int
+set_fields(struct parser *p, const struct keyword *kw, void *obj,
+    const struct token *argv, size_t argc)
+{
+	struct config *c = obj;
+	size_t i;
+
+	for (i = 0; i < argc; i++)
+		if (!valid_field_name(argv[i].text))
+			return perr(p, argv[i].line, "invalid field name \"%.64s\" "
+			    "for \"%s\": expected a token of letters, digits and "
+			    "!#$%%&'*+-.^_`|~", argv[i].text, kw->name);
+	c->cache_vary_first_member = xrealloc(c->cache_vary_first_member,
+	    (c->ncache_vary_first_member + argc) *
+	    sizeof(*c->cache_vary_first_member));
+	for (i = 0; i < argc; i++)
+		c->cache_vary_first_member[c->ncache_vary_first_member++] =
+		    xstrdup(argv[i].text);
 	return 0;
 }
 

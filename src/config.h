@@ -6,7 +6,11 @@
  * one and swaps the pointer, so nothing here is ever modified in place once
  * start-up is over. Errors are reported as "file:line: message".
  *
- * Durations are stored in milliseconds, sizes in bytes.
+ * Durations are stored in milliseconds, sizes in bytes, except members
+ * whose name ends in "_s": those are whole seconds, the unit of the
+ * freshness lifetimes and ages they are compared with (RFC 9111 §1.2.2
+ * delta-seconds), and may exceed what an unsigned count of milliseconds
+ * holds (about 49 days).
  */
 #ifndef FRESHD_CONFIG_H
 #define FRESHD_CONFIG_H
@@ -56,6 +60,11 @@ struct cfg_site {
 	bool			x_forwarded_proto;
 	bool			forwarded;	/* RFC 7239 Forwarded */
 	bool			pass_proxy_authorization;
+	/* off: every request is forwarded, without lookup or storing; responses
+	 * still carry Cache-Status, with fwd=bypass (RFC 9211 §2.2). */
+	bool			cache;
+	bool			cache_status_key;	/* Cache-Status key="..." (RFC 9211 §2.7) */
+	bool			heuristic;	/* heuristic freshness (RFC 9111 §4.2.2) */
 };
 
 enum log_level {
@@ -87,6 +96,23 @@ struct config {
 	/* cache */
 	char			*cache_dir;
 	uint64_t		cache_size;
+	char			*cache_eviction;	/* "sieve", "lru" or "s3fifo" */
+	/* Heuristic freshness (RFC 9111 §4.2.2): this fraction (0..1) of
+	 * Date - Last-Modified, capped at cache_heuristic_max_s; 0 disables. */
+	double			cache_heuristic_fraction;
+	unsigned		cache_heuristic_max_s;	/* seconds; 0: no cap */
+	unsigned		cache_max_ttl_s;	/* cap on any freshness lifetime, s; 0: none */
+	/* Staleness, in seconds, that may be served when the origin cannot be
+	 * reached and no directive forbids it; 0: none. */
+	unsigned		cache_stale_if_unreachable_s;
+	/* freshd's own targeted cache-control field (RFC 9213), as written;
+	 * NULL: off. */
+	char			*cache_targeted_field;
+	bool			cache_cdn_cache_control;	/* honour CDN-Cache-Control */
+	/* Field names, as written (compare case-insensitively), whose value
+	 * counts by its first list member only in Vary secondary keys. */
+	char			**cache_vary_first_member;
+	size_t			ncache_vary_first_member;
 
 	/* logs: a path, "stderr", or "off" */
 	char			*access_log;
@@ -127,7 +153,9 @@ void config_free(struct config *c);
 
 /* Value parsers shared by the file and the command line. */
 int config_parse_size(const char *s, uint64_t *out);		/* 512, 16k, 1m, 2g */
-int config_parse_duration(const char *s, unsigned *out_ms);	/* 500ms, 30s, 5m, 1h */
+int config_parse_duration(const char *s, unsigned *out_ms);	/* 500ms, 30s, 5m, 1h, 1d */
+int config_parse_seconds(const char *s, unsigned *out_s);	/* 30, 30s, 5m, 1h, 7d; no ms */
+int config_parse_percent(const char *s, double *out_fraction);	/* 10%, 2.5%: 0.1, 0.025 */
 int config_parse_hostport(const char *s, char **host, uint16_t *port);	/* host:port, [v6]:port */
 
 /* One row of the keyword table, as documented in freshd.conf(5). */

@@ -842,7 +842,9 @@ http1_request_free(struct http_request *req)
 
 /*
  * status-line = HTTP-version SP status-code SP [ reason-phrase ]
- * (RFC 9112 §4), in raw[0..sl). Returns false with *reason.
+ * (RFC 9112 §4), in raw[0..sl). Returns false with *reason. Any three
+ * digits from 100 are accepted: RFC 9110 §15 says codes above 599 are to be
+ * handled as 5xx, not as a malformed message.
  */
 static bool
 parse_status_line(struct http_response *resp, size_t sl, const char **reason)
@@ -852,7 +854,7 @@ parse_status_line(struct http_response *resp, size_t sl, const char **reason)
 
 	if (sl < 12 || memcmp(p, "HTTP/1.", 7) != 0 ||
 	    (p[7] != '0' && p[7] != '1') || p[8] != ' ' ||
-	    p[9] < '1' || p[9] > '5' || !is_digit(p[10]) || !is_digit(p[11]) ||
+	    p[9] < '1' || p[9] > '9' || !is_digit(p[10]) || !is_digit(p[11]) ||
 	    (sl > 12 && p[12] != ' ')) {
 		*reason = "malformed status line";
 		return false;

@@ -102,6 +102,7 @@ static void on_head(void *arg, struct http_response *resp);
 static void on_body(void *arg, struct evbuffer *src, size_t n);
 static void on_end(void *arg, enum fetch_end how);
 static void on_error(void *arg, int status, const char *why);
+static void committed_cb(void *arg);
 
 static const struct fetch_sink inflight_sink = {
 	on_head, on_body, on_end, on_error, NULL,
@@ -166,6 +167,37 @@ same_variant(const struct inflight *inf, const struct fields *req_fields)
 	same = sk != NULL && strcmp(sk, inf->owner_skey) == 0;
 	free(sk);
 	return same;
+}
+
+/*
+ * Whether the response may answer another request without going to the
+ * origin: collapsing must not bend RFC 9111 §4, so a waiter gets it only
+ * when it would be served from the cache as fresh (or stale where its own
+ * request or the response allows). A no-cache or max-age=0 response, or a
+ * request with no-cache, sends that waiter to the origin. Lock held.
+ */
+static bool
+servable_to(const struct inflight *inf, const struct fields *req_fields)
+{
+	struct cache *cache = cache_get();
+	struct http_request req;
+	struct policy_stored st;
+	struct policy_decision d;
+
+	if (inf->state == S_WAIT)
+		return true;
+	if (cache == NULL)
+		return false;
+	memset(&req, 0, sizeof(req));
+	req.method = HTTP_M_GET;
+	req.version = 11;
+	req.fields = *req_fields;
+	st.status = inf->head.not_modified ? 200 : inf->head.status;
+	st.fields = &inf->head.fields;
+	st.request_time = inf->head.request_time;
+	st.response_time = inf->head.response_time;
+	policy_decide(&cache->policy, &req, &st, false, time(NULL), &d);
+	return d.action == POLICY_FRESH || d.action == POLICY_STALE_OK;
 }
 
 static void
@@ -330,7 +362,8 @@ inflight_join(const struct inflight_params *p, struct inflight_waiter *wt)
 	if (p->key != NULL && wt != NULL) {
 		LIST_FOREACH(inf, &table, table_link) {
 			if (inf->joinable && strcmp(inf->key, p->key) == 0 &&
-			    same_variant(inf, p->req_fields)) {
+			    same_variant(inf, p->req_fields) &&
+			    servable_to(inf, p->req_fields)) {
 				wt->inf = inf;
 				inf->refs++;
 				TAILQ_INSERT_TAIL(&inf->waiters, wt, link);
@@ -412,17 +445,36 @@ on_head(void *arg, struct http_response *resp)
 		size_t len;
 
 		not_modified = true;
-		policy_merge_304(&cache->policy, &inf->stored_fields, &resp->fields, now, &merged);
-		block = fields_to_block(&merged, &len);
-		memset(&meta, 0, sizeof(meta));
-		meta.status = 200;
-		meta.request_time = inf->head.request_time;
-		meta.response_time = now;
-		meta.headers = block;
-		meta.headers_len = len;
-		if (policy_304_matches(&inf->stored_fields, &resp->fields))
-			store_update_meta(cache->store, inf->stored_id, &meta);
-		free(block);
+		if (policy_304_matches(&inf->stored_fields, &resp->fields)) {
+			policy_merge_304(&cache->policy, &inf->stored_fields, &resp->fields,
+			    now, &merged);
+			block = fields_to_block(&merged, &len);
+			memset(&meta, 0, sizeof(meta));
+			meta.status = 200;
+			meta.request_time = inf->head.request_time;
+			meta.response_time = now;
+			meta.headers = block;
+			meta.headers_len = len;
+			/* Joinable until the store has the freshened headers, so the
+			 * next request does not revalidate the old copy again. */
+			meta.committed = committed_cb;
+			meta.committed_arg = inf;
+			pthread_mutex_lock(&lock);
+			inf->commit_pending = inf->in_table;
+			inf->refs++;
+			pthread_mutex_unlock(&lock);
+			if (store_update_meta(cache->store, inf->stored_id, &meta) != 0) {
+				pthread_mutex_lock(&lock);
+				inf->commit_pending = false;
+				inf->refs--;
+				pthread_mutex_unlock(&lock);
+			}
+			free(block);
+		} else {
+			/* The 304 selects no stored response (RFC 9111 §4.3.4): nothing
+			 * is updated; the stored one is served as it is. */
+			fields_copy(&merged, &inf->stored_fields);
+		}
 	} else if (cache != NULL && inf->method == HTTP_M_GET) {
 		storable = policy_storable(&cache->policy, &oreq, resp->status,
 		    &resp->fields, &why);
@@ -464,7 +516,7 @@ on_head(void *arg, struct http_response *resp)
 			wt->released = true;
 			continue;
 		}
-		if (!same_variant(inf, wt->req_fields))
+		if (!same_variant(inf, wt->req_fields) || !servable_to(inf, wt->req_fields))
 			wt->released = true;
 	}
 	if (inf->key != NULL)

@@ -56,6 +56,8 @@ policy_config_default(struct policy_config *cfg)
 	cfg->max_ttl = 0;
 	cfg->targeted_field = "Freshd-Cache-Control";
 	cfg->cdn_cache_control = true;
+	cfg->surrogate_control = true;
+	cfg->surrogate_target = "freshd";
 	cfg->stale_if_unreachable = 0;
 }
 
@@ -631,6 +633,62 @@ apply_response(void *ctx, const struct directive *d)
 		cc->immutable = true;
 }
 
+/*
+ * Surrogate-Control (W3C Edge Architecture 1.0 §3): a comma list of
+ * directives, each optionally targeted with ";device-token". Only untargeted
+ * directives and those targeted at cfg->surrogate_target apply. max-age may
+ * carry "+stale" (ignored: staleness comes from Cache-Control's RFC 5861
+ * directives). Returns true when at least one directive applies.
+ */
+static bool
+visit_surrogate(const struct policy_config *cfg, const struct fields *f,
+    directive_f fn, void *ctx)
+{
+	bool applied = false;
+	size_t i;
+
+	for (i = 0; i < f->n; i++) {
+		const struct field *fl = &f->v[i];
+		const char *pos = fl->value, *end = fl->value + fl->value_len, *tok;
+		size_t len;
+
+		if (!str_ieq(fl->name, fl->name_len, "Surrogate-Control"))
+			continue;
+		while (list_next(&pos, end, &tok, &len)) {
+			struct directive d;
+			const char *semi = memchr(tok, ';', len), *eq, *plus;
+			size_t dlen = semi != NULL ? (size_t)(semi - tok) : len;
+
+			if (semi != NULL) {
+				const char *t = semi + 1;
+				size_t tlen = len - dlen - 1;
+				if (cfg->surrogate_target == NULL ||
+				    !str_ieq(t, tlen, cfg->surrogate_target))
+					continue;
+			}
+			memset(&d, 0, sizeof(d));
+			eq = memchr(tok, '=', dlen);
+			d.name = tok;
+			d.name_len = eq != NULL ? (size_t)(eq - tok) : dlen;
+			if (!is_token(d.name, d.name_len))
+				continue;
+			if (eq != NULL) {
+				d.has_value = true;
+				d.value = eq + 1;
+				d.value_len = dlen - d.name_len - 1;
+				plus = memchr(d.value, '+', d.value_len);
+				if (plus != NULL)
+					d.value_len = (size_t)(plus - d.value);
+				if (!is_token(d.value, d.value_len))
+					d.bad = true;
+			}
+			fn(ctx, &d);
+			applied = true;
+		}
+	}
+	return applied;
+}
+
 /* Which field holds the directives in force, and visits them with fn. */
 static enum policy_cc_source
 visit_response(const struct policy_config *cfg, const struct fields *resp,
@@ -642,6 +700,8 @@ visit_response(const struct policy_config *cfg, const struct fields *resp,
 		return POLICY_CC_TARGETED;
 	if (cfg->cdn_cache_control && visit_sf(resp, CDN_CACHE_CONTROL, fn, ctx))
 		return POLICY_CC_CDN;
+	if (cfg->surrogate_control && visit_surrogate(cfg, resp, fn, ctx))
+		return POLICY_CC_SURROGATE;
 	if (visit_cc(resp, "Cache-Control", fn, ctx))
 		return POLICY_CC_CACHE_CONTROL;
 	return POLICY_CC_NONE;
@@ -941,22 +1001,33 @@ policy_freshness_lifetime(const struct policy_config *cfg, int status,
 
 /* ---- age (RFC 9111 §4.2.3) ---- */
 
-/* §5.1: the first member of Age; an invalid value is ignored (0). */
+/*
+ * §5.1: a list-valued Age is read by its first member. What freshd cannot
+ * read with certainty (several field lines, members separated by anything
+ * but a bare comma, a sign, a fraction, parameters, text) counts as "older
+ * than any lifetime" rather than being ignored: an age we cannot know must
+ * not make a response look fresher than it may be (docs/policy.md).
+ */
 static int64_t
 age_value(const struct fields *f)
 {
 	const struct field *fl = fields_get(f, "Age");
-	const char *pos, *tok;
-	size_t len;
-	int64_t v;
+	const char *comma;
+	size_t i, len;
 
 	if (fl == NULL)
 		return 0;
-	pos = fl->value;
-	if (!list_next(&pos, fl->value + fl->value_len, &tok, &len))
-		return 0;
-	v = parse_delta(tok, len);
-	return v == POLICY_INVALID ? 0 : v;
+	if (fields_count(f, "Age") != 1 || fl->value_len == 0)
+		return POLICY_DELTA_MAX;
+	for (i = 0; i < fl->value_len; i++) {
+		char c = fl->value[i];
+		if (!(c >= '0' && c <= '9') &&
+		    !(c == ',' && i > 0 && i + 1 < fl->value_len && fl->value[i + 1] != ','))
+			return POLICY_DELTA_MAX;
+	}
+	comma = memchr(fl->value, ',', fl->value_len);
+	len = comma != NULL ? (size_t)(comma - fl->value) : fl->value_len;
+	return parse_delta(fl->value, len);
 }
 
 void
@@ -1333,10 +1404,14 @@ policy_304_matches(const struct fields *stored, const struct fields *resp304)
 	return se == NULL && sl == NULL;
 }
 
-/* Fields a 304 never updates (RFC 9111 §3.2): they describe the stored body. */
+/*
+ * Fields a 304 never updates (RFC 9111 §3.2): they describe the stored body
+ * (Content-MD5, RFC 1864, and Content-Digest, RFC 9530 §2, are digests of
+ * the bytes freshd keeps).
+ */
 static const char *const not_updated[] = {
-	"Content-Length", "Content-Encoding", "Content-Range",
-	"Transfer-Encoding", "Proxy-Authentication-Info",
+	"Content-Length", "Content-Encoding", "Content-Range", "Content-MD5",
+	"Content-Digest", "Transfer-Encoding", "Proxy-Authentication-Info",
 };
 
 void

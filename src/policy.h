@@ -45,6 +45,10 @@ struct policy_config {
 	const char	*targeted_field;	/* own targeted field, checked before CDN-Cache-Control
 						   ("Freshd-Cache-Control"); NULL: none */
 	bool		cdn_cache_control;	/* honour CDN-Cache-Control (RFC 9213; true) */
+	bool		surrogate_control;	/* honour Surrogate-Control, after the
+						   RFC 9213 fields (true) */
+	const char	*surrogate_target;	/* our device token in Surrogate-Control
+						   and Surrogate-Capability ("freshd") */
 	int64_t		stale_if_unreachable;	/* s of staleness served when the origin cannot
 						   be reached and no directive forbids it (0) */
 };
@@ -66,6 +70,7 @@ enum policy_cc_source {
 	POLICY_CC_CACHE_CONTROL,	/* Cache-Control (with Expires) */
 	POLICY_CC_TARGETED,		/* cfg->targeted_field */
 	POLICY_CC_CDN,			/* CDN-Cache-Control */
+	POLICY_CC_SURROGATE,		/* Surrogate-Control (Edge Architecture) */
 };
 
 struct policy_response_cc {

@@ -97,6 +97,7 @@ struct req {
 	struct store_object	obj;
 	struct fields		obj_fields;
 	bool			vary_checked;	/* stored variants had Vary */
+	struct policy_config	pcfg;		/* the cache's policy with the site's settings */
 	struct policy_decision	dec;
 	struct policy_cache_status cs;
 	bool			revalidating;
@@ -106,9 +107,11 @@ struct req {
 	struct inflight_head	ih;
 	bool			have_ih;
 	struct evbuffer		*tmp;
-	/* store body: the byte range still to send */
+	/* store body, or a Range of an in-flight body: the bytes still to send */
 	uint64_t		send_from;
 	uint64_t		send_left;
+	bool			ranged;		/* in-flight body: only [send_from, +send_left) */
+	uint64_t		taken;		/* in-flight body bytes taken so far */
 };
 
 static void on_head(void *arg, struct http_response *resp);
@@ -258,6 +261,12 @@ build_upstream_fields(struct req *r)
 	/* RFC 9110 §7.6.3: the protocol version the request was received with. */
 	snprintf(buf, sizeof(buf), "1.%d %s", r->hr.version == 10 ? 0 : 1, via_name(r));
 	append_to_list(&r->up_fields, "Via", buf);
+	if (cache_get() != NULL && cache_get()->policy.surrogate_control) {
+		/* Edge Architecture §2: announce ourselves as a surrogate. */
+		snprintf(buf, sizeof(buf), "%s=\"Surrogate/1.0\"",
+		    cache_get()->policy.surrogate_target);
+		append_to_list(&r->up_fields, "Surrogate-Capability", buf);
+	}
 	if (site->x_forwarded_for)
 		append_to_list(&r->up_fields, "X-Forwarded-For", c->addr);
 	if (site->x_forwarded_proto)
@@ -309,6 +318,9 @@ send_head(struct req *r, int status, const char *reason, struct fields *f,
 	snprintf(buf, sizeof(buf), "1.%d %s", version == 10 ? 0 : 1, via_name(r));
 	append_to_list(f, "Via", buf);
 	if (cache_get() != NULL) {
+		/* Surrogate-Control is for surrogates: it ends here (Edge Arch. §3). */
+		if (cache_get()->policy.surrogate_control)
+			fields_remove(f, "Surrogate-Control");
 		cs = policy_cache_status(via_name(r), &r->cs);
 		fields_remove(f, "Cache-Status");
 		fields_add_str(f, "Cache-Status", cs);
@@ -445,7 +457,6 @@ store_progress(struct req *r)
 static void
 serve_stored(struct req *r)
 {
-	struct cache *cache = cache_get();
 	struct policy_stored st;
 	struct fields f;
 	struct range_spec rs;
@@ -460,7 +471,7 @@ serve_stored(struct req *r)
 	snprintf(buf, sizeof(buf), "%lld", (long long)age);
 
 	if (policy_client_conditional(&r->hr, &st) == POLICY_COND_NOT_MODIFIED) {
-		policy_304_fields(&cache->policy, &r->obj_fields, &f);
+		policy_304_fields(&r->pcfg, &r->obj_fields, &f);
 		fields_set(&f, "Age", buf);
 		send_head(r, 304, NULL, &f, 11, true, 0);
 		fields_free(&f);
@@ -595,8 +606,30 @@ inflight_body_progress(struct req *r)
 		if (client_output_congested(r->client))
 			return;
 		end = inflight_take_body(&r->wt, r->tmp, TAKE_MAX, &n);
-		if (n > 0)
+		if (r->ranged) {
+			/* Keep only the part of [taken, taken + n) inside the range. */
+			uint64_t lo = r->taken, hi = r->taken + n, keep;
+			size_t skip = r->send_from > lo ? (size_t)(r->send_from - lo) : 0;
+
+			if (skip > n)
+				skip = n;
+			evbuffer_drain(r->tmp, skip);
+			keep = hi > lo + skip ? hi - lo - skip : 0;
+			if (keep > r->send_left)
+				keep = r->send_left;
+			send_body(r, r->tmp, (size_t)keep);
+			evbuffer_drain(r->tmp, evbuffer_get_length(r->tmp));
+			r->taken = hi;
+			r->send_from += keep;
+			r->send_left -= keep;
+			if (r->send_left == 0) {
+				stop_waiting(r);
+				send_end(r);
+				return;
+			}
+		} else if (n > 0) {
 			send_body(r, r->tmp, n);
+		}
 		if (end == INFLIGHT_COMPLETE) {
 			stop_waiting(r);
 			send_end(r);
@@ -617,13 +650,12 @@ inflight_body_progress(struct req *r)
 static bool
 try_stale_on_error(struct req *r, int origin_status)
 {
-	struct cache *cache = cache_get();
 	struct policy_stored st;
 
 	if (!r->have_obj)
 		return false;
 	policy_stored_of(r, &st);
-	if (!policy_stale_if_error(&cache->policy, &r->hr, &st, origin_status, r->now))
+	if (!policy_stale_if_error(&r->pcfg, &r->hr, &st, origin_status, r->now))
 		return false;
 	r->cache_status = "STALE";
 	r->cs.hit = true;
@@ -647,8 +679,7 @@ deliver_inflight_head(struct req *r)
 	r->cs.fwd_status = h->status;
 	r->cs.stored = h->storable;
 	if (h->storable) {
-		struct cache *cache = cache_get();
-		int64_t life = policy_freshness_lifetime(&cache->policy, h->status,
+		int64_t life = policy_freshness_lifetime(&r->pcfg, h->status,
 		    &h->fields, h->response_time);
 		r->cs.has_ttl = true;
 		r->cs.ttl = life;
@@ -660,7 +691,7 @@ deliver_inflight_head(struct req *r)
 		if (h->status == 200 &&
 		    policy_client_conditional(&r->hr, &st) == POLICY_COND_NOT_MODIFIED) {
 			struct fields f;
-			policy_304_fields(&cache->policy, &h->fields, &f);
+			policy_304_fields(&r->pcfg, &h->fields, &f);
 			fields_set(&f, "Age", "0");
 			send_head(r, 304, NULL, &f, h->version, true, 0);
 			fields_free(&f);
@@ -673,8 +704,40 @@ deliver_inflight_head(struct req *r)
 	    h->status < 200;
 	len = h->body == BODY_LENGTH ? (int64_t)h->content_length :
 	    h->body == BODY_NONE ? 0 : -1;
-	if (r->cs.hit || h->storable)
-		fields_set(&h->fields, "Age", "0");
+	/* RFC 9111 §4.2.3, §5.1: the age of what the origin just sent. */
+	st.status = h->status;
+	st.fields = &h->fields;
+	st.request_time = h->request_time;
+	st.response_time = h->response_time;
+	{
+		char age[32];
+		snprintf(age, sizeof(age), "%lld",
+		    (long long)policy_current_age(&st, time(NULL)));
+		fields_set(&h->fields, "Age", age);
+	}
+	if (r->hr.method == HTTP_M_GET && h->status == 200 && h->storable &&
+	    h->body == BODY_LENGTH && !bodiless) {
+		struct range_spec rs;
+		enum range_result rr = range_evaluate(&r->hr.fields, &h->fields,
+		    h->content_length, &rs);
+		if (rr == RANGE_SATISFIABLE) {
+			char cr[96];
+			snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu",
+			    (unsigned long long)rs.first, (unsigned long long)rs.last,
+			    (unsigned long long)h->content_length);
+			fields_set(&h->fields, "Content-Range", cr);
+			r->send_from = rs.first;
+			r->send_left = rs.last - rs.first + 1;
+			r->ranged = true;
+			send_head(r, 206, NULL, &h->fields, h->version, false,
+			    (int64_t)r->send_left);
+			if (r->tmp == NULL)
+				r->tmp = evbuffer_new();
+			AN(r->tmp);
+			inflight_body_progress(r);
+			return;
+		}
+	}
 	if (bodiless && r->hr.method == HTTP_M_HEAD) {
 		/* Keep the origin's Content-Length for HEAD (RFC 9110 §9.3.2). */
 		send_head(r, h->status, h->reason, &h->fields, h->version, true, 0);
@@ -723,6 +786,12 @@ wait_progress(struct req *r)
 		return;
 	case INFLIGHT_HEAD:
 		r->have_ih = true;
+		{
+			struct timeval now;
+			gettimeofday(&now, NULL);
+			r->upstream_ms = (double)(now.tv_sec - r->start.tv_sec) * 1000.0 +
+			    (double)(now.tv_usec - r->start.tv_usec) / 1000.0;
+		}
 		break;
 	}
 	if (r->ih.not_modified && r->have_obj) {
@@ -735,11 +804,10 @@ wait_progress(struct req *r)
 		r->cs.fwd_status = 304;
 		r->cs.stored = true;
 		{
-			struct cache *cache = cache_get();
 			struct policy_stored st;
 			policy_stored_of(r, &st);
 			r->cs.has_ttl = true;
-			r->cs.ttl = policy_freshness_lifetime(&cache->policy, st.status,
+			r->cs.ttl = policy_freshness_lifetime(&r->pcfg, st.status,
 			    st.fields, st.response_time) - policy_current_age(&st, r->now);
 		}
 		serve_stored(r);
@@ -786,6 +854,8 @@ do_lookup(struct req *r)
 		start_pass(r);
 		return;
 	}
+	if (r->site->cache_status_key)
+		r->cs.key = r->pkey;
 	rc = store_lookup(cache->store, r->pkey, strlen(r->pkey), secondary_key_cb, r, &r->obj);
 	if (rc == 0) {
 		r->have_obj = true;
@@ -799,7 +869,7 @@ do_lookup(struct req *r)
 	}
 	if (r->have_obj)
 		policy_stored_of(r, &st);
-	policy_decide(&cache->policy, &r->hr, r->have_obj ? &st : NULL,
+	policy_decide(&r->pcfg, &r->hr, r->have_obj ? &st : NULL,
 	    !r->have_obj && r->vary_checked, r->now, &r->dec);
 	r->cs.fwd = r->dec.fwd;
 	r->cs.detail = r->dec.detail;
@@ -950,12 +1020,19 @@ req_start(struct client *c, struct http_request *hr)
 	if (r->hr.expect_continue && r->hr.body != BODY_NONE && r->hr.version == 11)
 		client_continue(c);
 
-	if (cache_get() != NULL && r->hr.body == BODY_NONE &&
+	if (cache_get() != NULL) {
+		r->pcfg = cache_get()->policy;
+		if (!r->site->heuristic)
+			r->pcfg.heuristic_fraction = 0;
+	}
+	if (cache_get() != NULL && r->site->cache && r->hr.body == BODY_NONE &&
 	    (r->hr.method == HTTP_M_GET || r->hr.method == HTTP_M_HEAD)) {
 		do_lookup(r);
 		return;
 	}
 	r->cs.fwd = http_method_is_safe(r->hr.method) ? POLICY_FWD_BYPASS : POLICY_FWD_METHOD;
+	if (!r->site->cache)
+		r->cs.fwd = POLICY_FWD_BYPASS;
 	start_pass(r);
 }
 

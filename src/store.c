@@ -663,6 +663,8 @@ store_update_meta(struct store *s, uint64_t id, const struct store_object_meta *
 	if (meta->headers_len > UINT32_MAX)
 		return STORE_ENOSPC;
 	struct store_op *op = xcalloc(1, sizeof(*op));
+	op->done = meta->committed;
+	op->done_arg = meta->committed_arg;
 
 	op->kind = OP_UPDATE;
 	op->id = id;

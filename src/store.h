@@ -87,9 +87,9 @@ struct store_object_meta {
 	const char	*vary;		/* the response's Vary names, normalised by the caller */
 	size_t		vary_len;
 	/*
-	 * store_write_finish only: called once, from the writer thread, after
-	 * the object's transaction committed (or was dropped), when
-	 * store_write_finish returned 0. It must not wait for the writer.
+	 * store_write_finish and store_update_meta: called once, from the
+	 * writer thread, after the transaction committed (or the operation was
+	 * dropped), when the call returned 0. It must not wait for the writer.
 	 */
 	void		(*committed)(void *arg);
 	void		*committed_arg;

@@ -513,6 +513,18 @@ const KINDS = [
 		hcs: (c) => { if (HCS_UNDERSTOOD.has(c.status)) editCC(c, dropDirectives(['no-store'])); },
 	},
 	{
+		id: 'unreadable-age',
+		applies: (c) => {
+			const a = values(c.resp, 'age');
+			return a.length > 1 || (a.length === 1 && !/^\d+(,\d+)*$/.test(a[0]));
+		},
+		hcs: (c) => {
+			/* freshd's age is then 2^31 (the cap) at the later request. */
+			del(c.resp, 'age');
+			c.resp.push(['Age', String(2147483648 - (c.now - c.respTime))]);
+		},
+	},
+	{
 		id: 'apparent-age',
 		applies: (c, fd) => {
 			const a = values(c.resp, 'age')[0];

@@ -78,6 +78,7 @@ source_name(enum policy_cc_source s)
 	case POLICY_CC_CACHE_CONTROL:	return "cc";
 	case POLICY_CC_TARGETED:	return "targeted";
 	case POLICY_CC_CDN:		return "cdn";
+	case POLICY_CC_SURROGATE:	return "surrogate";
 	case POLICY_CC_NONE:		return "none";
 	}
 	return "none";

@@ -1,6 +1,6 @@
 """harness.py: what the freshd end-to-end tests share.
 
-Each test file (b_*.py) starts its own scripted origin (origin.c) and its own
+Each test file (b_*.py, c_*.py) starts its own scripted origin (origin.c) and its own
 freshd on free loopback ports, with its own temporary directory under
 $TMPDIR, so the files can run in parallel. The file defines test_* functions
 taking the Env; harness.run() calls them in the order they are written,
@@ -95,14 +95,38 @@ def unique(prefix="u"):
 
 # ---- processes ----
 
+def asan_options(caller):
+    """ASAN_OPTIONS for freshd: the caller's options (None: unset) with
+    quarantine_size_mb=16 merged in, unless the caller sets that one."""
+    if not caller:
+        return "quarantine_size_mb=16"
+    names = [o.split("=", 1)[0].strip()
+             for o in caller.replace(",", ":").replace(" ", ":").split(":")]
+    if "quarantine_size_mb" in names:
+        return caller
+    return caller.rstrip(":") + ":quarantine_size_mb=16"
+
+
 def child_env():
     """The environment for freshd. Under AddressSanitizer, freed memory is
     held in a quarantine (256 MiB by default) that shows up as RSS and would
     swamp the memory-bound test; 16 MiB keeps use-after-free detection for
-    recent frees. An ASAN_OPTIONS set by the caller wins."""
+    recent frees. It is merged into the caller's ASAN_OPTIONS; a
+    quarantine_size_mb set by the caller wins."""
     env = dict(os.environ)
-    env.setdefault("ASAN_OPTIONS", "quarantine_size_mb=16")
+    env["ASAN_OPTIONS"] = asan_options(os.environ.get("ASAN_OPTIONS"))
     return env
+
+
+def wait_until(cond, timeout, interval=0.02):
+    """Polls cond() until it returns a true value (returned) or timeout
+    seconds pass (returns the last false value)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(interval)
 
 
 def _child_setup():
@@ -223,6 +247,11 @@ class Origin:
         """The next n requests on already used connections get closed unanswered."""
         self.control("POST", "/__arm?drop_reused=%d" % n)
 
+    def rule(self, match, script=""):
+        """Requests whose target contains match are scripted by script (a
+        query string) instead of their own; script "" removes the rule."""
+        self.control("POST", "/__rule?" + qs(match=match, script=script))
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.stdin.close()
@@ -299,6 +328,26 @@ class Freshd:
     def stop(self, grace=5.0):
         return _stop(self.proc, grace) if self.proc is not None else None
 
+    def kill(self):
+        """SIGKILL (no cleanup at all in freshd) and reap; returns the status."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        if self.proc in _live:
+            _live.remove(self.proc)
+        return self.proc.returncode
+
+    def access_log(self, marker):
+        """The access-log lines (in stderr) whose target contains marker, as
+        lists of fields: time client method target status bytes total_ms
+        upstream_ms cache_status."""
+        out = []
+        for line in self.stderr_text().splitlines():
+            parts = line.split(" ")
+            if len(parts) == 9 and marker in parts[3] and parts[4].isdigit():
+                out.append(parts)
+        return out
+
     def rss_kib(self):
         """VmRSS of the process in KiB (from /proc/PID/status); 0 once it is gone."""
         try:
@@ -319,6 +368,14 @@ class Freshd:
 
     def client(self, timeout=10.0):
         return Client(self.port, timeout=timeout)
+
+    def cache_dir(self):
+        """The cache directory named in the config file (cache { dir ...; })."""
+        with open(self.conf) as f:
+            text = f.read()
+        i = text.index("cache {")
+        block = text[i:text.index("}", i)]
+        return block.split("dir ", 1)[1].split(";", 1)[0].strip()
 
 
 class Env:
@@ -399,6 +456,24 @@ class Response:
 
     def header_all(self, name):
         return [v for k, v in self.headers if k.lower() == name.lower()]
+
+    def cache_status(self):
+        """freshd's Cache-Status member (RFC 9211 §2) as {param: value}, with
+        True for bare parameters and "_name" for the cache name; None if
+        there is no Cache-Status field."""
+        v = self.header("Cache-Status")
+        if v is None:
+            return None
+        member = v.split(",")[-1]
+        parts = [p.strip() for p in member.split(";")]
+        out = {"_name": parts[0]}
+        for p in parts[1:]:
+            if "=" in p:
+                k, val = p.split("=", 1)
+                out[k] = val.strip('"')
+            elif p:
+                out[p] = True
+        return out
 
     def header_list(self, name):
         """The comma-separated elements of every name field, lower-cased."""
@@ -645,6 +720,28 @@ def get(port, target, headers=None, method="GET", version="HTTP/1.1"):
         return c.roundtrip(method, target, headers, version=version)
 
 
+def cached(port, target, headers=None):
+    """The stored response for target, or None: a GET with only-if-cached
+    (RFC 9111 §5.2.1.7), which freshd answers from the store or with 504 and
+    never forwards. It counts as a use of the object (eviction order)."""
+    r = get(port, target, list(headers or []) + [("Cache-Control", "only-if-cached")])
+    return None if r.status == 504 else r
+
+
+def wait_cached(port, target, headers=None, timeout=5.0):
+    """Polls cached() until target is in the store (its write commits a few
+    ms after the response ends); the response, or None after timeout."""
+    return wait_until(lambda: cached(port, target, headers), timeout, 0.01)
+
+
+def data_mdb_bytes(cache_dir):
+    """Size of the store's LMDB data file, 0 when there is none yet."""
+    try:
+        return os.path.getsize(os.path.join(cache_dir, "data.mdb"))
+    except OSError:
+        return 0
+
+
 def is_closed_after(c, timeout=2.0, probe=None):
     """True if the connection c is closed: sends probe (if any, ignoring
     errors) and checks nothing but EOF/RST follows within timeout.
@@ -681,7 +778,7 @@ def _where(tb):
     """file:line of the innermost frame in a test file."""
     frames = traceback.extract_tb(tb)
     for fr in reversed(frames):
-        if os.path.basename(fr.filename).startswith("b_"):
+        if os.path.basename(fr.filename).startswith(("b_", "c_")):
             return "%s:%d" % (os.path.basename(fr.filename), fr.lineno)
     fr = frames[-1] if frames else None
     return "%s:%d" % (os.path.basename(fr.filename), fr.lineno) if fr else "?"

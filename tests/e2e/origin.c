@@ -26,6 +26,13 @@
  *   is left out of the connection counts.
  * - If standard input is a pipe, the origin exits when it reaches end of
  *   file, so a test harness that dies never leaves an origin behind.
+ * - A cache test needs one URL (one cache key) to be answered differently
+ *   over time (slower, failing, changed), so a rule set through POST /__rule
+ *   replaces the script of matching targets; --default-query scripts targets
+ *   that have no query at all (a demo origin for scripts/run).
+ * - Log entries carry wall-clock times (when the head arrived, when the
+ *   response was fully queued) so tests can tell whether a client saw bytes
+ *   before the origin had finished sending them.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -34,6 +41,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,6 +196,8 @@ struct record {
 	bool		complete;	/* head and whole body arrived */
 	bool		dropped;	/* closed without a response */
 	const char	*error;		/* why the request was refused, or NULL */
+	double		t_ms;		/* wall clock (ms since the epoch) when the head was parsed */
+	double		done_ms;	/* when the last response byte was queued; 0 before */
 };
 
 enum body_src {
@@ -212,10 +222,19 @@ struct script {
 	bool		nolength;
 	bool		sse;
 	bool		nodate;
+	bool		has_lastmod;
+	int64_t		stall_after;	/* -1: none */
+	time_t		lastmod;	/* lastmod=: Last-Modified, If-Modified-Since */
 	char		*etag;
 	struct evbuffer	*hdrs;		/* "Name: value\r\n" lines from hdr= */
 	bool		has_ctype;
 	struct evbuffer	*raw;		/* raw=: the whole response, verbatim */
+};
+
+/* POST /__rule: requests whose target contains match are scripted by script. */
+struct rule {
+	char	*match;
+	char	*script;
 };
 
 enum cstate {
@@ -257,6 +276,7 @@ struct conn {
 	bool			head_req;
 	bool			http10;
 	char			*inm;		/* If-None-Match */
+	char			*ims;		/* If-Modified-Since */
 
 	/* the response being sent */
 	struct script		sc;
@@ -281,6 +301,9 @@ static struct {
 	long			requests;	/* non-control requests, since reset */
 	long			open;		/* non-control connections open now */
 	unsigned		drop_reused;	/* armed by POST /__arm */
+	const char		*default_query;	/* --default-query */
+	struct rule		*rules;		/* POST /__rule */
+	size_t			nrules;
 	char			pattern[PIECE + PATTERN_LEN];
 } g;
 
@@ -361,6 +384,41 @@ num(const char *v)
 	return strtoull(v, NULL, 10);
 }
 
+/* Wall-clock milliseconds since the epoch (comparable with Python's time.time()). */
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Formats t as an IMF-fixdate (RFC 9110 §5.6.7). */
+static void
+http_date(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+/* Parses an IMF-fixdate; false if s is not one. */
+static bool
+http_date_parse(const char *s, time_t *out)
+{
+	struct tm tm;
+	const char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (end == NULL || *end != '\0')
+		return false;
+	*out = timegm(&tm);
+	return true;
+}
+
 /* Appends s as a JSON string; bytes outside printable ASCII become \u00XX. */
 static void
 json_str(struct evbuffer *out, const char *s)
@@ -408,7 +466,7 @@ json_record(struct evbuffer *out, const struct record *r)
 	    r->body_len, r->sha, r->complete ? "true" : "false",
 	    r->dropped ? "true" : "false");
 	json_str(out, r->error);
-	evbuffer_add_printf(out, "}");
+	evbuffer_add_printf(out, ", \"t_ms\": %.3f, \"done_ms\": %.3f}", r->t_ms, r->done_ms);
 }
 
 static void
@@ -450,6 +508,7 @@ script_clear(struct script *s)
 	s->chunk = 16384;
 	s->count = 3;
 	s->reset_after = -1;
+	s->stall_after = -1;
 }
 
 /* Applies one decoded query parameter to the script; unknown names are ignored. */
@@ -486,6 +545,12 @@ script_param(struct script *s, const char *k, const char *v)
 		s->sse = num(v) != 0;
 	else if (strcmp(k, "nodate") == 0)
 		s->nodate = num(v) != 0;
+	else if (strcmp(k, "stall_after") == 0)
+		s->stall_after = (int64_t)num(v);
+	else if (strcmp(k, "lastmod") == 0) {
+		s->has_lastmod = true;
+		s->lastmod = (time_t)num(v);
+	}
 	else if (strcmp(k, "etag") == 0) {
 		free(s->etag);
 		s->etag = xstrdup(v);
@@ -591,6 +656,7 @@ conn_free(struct conn *c)
 	evbuffer_free(c->head);
 	script_clear(&c->sc);
 	free(c->inm);
+	free(c->ims);
 	event_free(c->kick);
 	free(c);
 }
@@ -637,11 +703,8 @@ static void
 date_header(struct evbuffer *out)
 {
 	char buf[64];
-	time_t now = time(NULL);
-	struct tm tm;
 
-	gmtime_r(&now, &tm);
-	strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	http_date(time(NULL), buf, sizeof(buf));
 	evbuffer_add_printf(out, "Date: %s\r\n", buf);
 }
 
@@ -649,6 +712,8 @@ date_header(struct evbuffer *out)
 static void
 response_done(struct conn *c)
 {
+	if (c->rec != NULL)
+		c->rec->done_ms = now_ms();
 	if (c->close_after) {
 		conn_flush_then(c, C_CLOSING);
 		return;
@@ -663,6 +728,8 @@ response_done(struct conn *c)
 	rec_done(c);
 	free(c->inm);
 	c->inm = NULL;
+	free(c->ims);
+	c->ims = NULL;
 	event_active(c->kick, 0, 0);	/* parse any pipelined request, unnested */
 }
 
@@ -708,6 +775,8 @@ piece(struct conn *c, struct evbuffer *out)
 		n = PIECE;
 	if (c->sc.reset_after >= 0 && n > (uint64_t)c->sc.reset_after - c->sent)
 		n = (uint64_t)c->sc.reset_after - c->sent;
+	if (c->sc.stall_after >= 0 && n > (uint64_t)c->sc.stall_after - c->sent)
+		n = (uint64_t)c->sc.stall_after - c->sent;
 	if (c->chunked_resp)
 		evbuffer_add_printf(out, "%" PRIx64 "\r\n", n);
 	if (c->src == SRC_PATTERN)
@@ -733,6 +802,9 @@ pump(struct conn *c)
 			conn_flush_then(c, C_RESET);
 			return;
 		}
+		/* stall_after: the rest never comes; the peer has to give up. */
+		if (c->sc.stall_after >= 0 && c->sent >= (uint64_t)c->sc.stall_after)
+			return;
 		if (evbuffer_get_length(out) >= HIGH_WATER)
 			return;		/* the write callback resumes */
 		n = piece(c, out);
@@ -764,7 +836,8 @@ respond(struct conn *c)
 	struct timeval tv;
 	uint64_t len = 0;
 	bool body_allowed;
-	char tag[512];
+	char tag[512], date[64];
+	time_t ims;
 
 	c->close_after = !c->keep_alive || s->close || s->nolength;
 	if (s->raw != NULL) {
@@ -781,6 +854,11 @@ respond(struct conn *c)
 		    strcmp(c->inm, "*") == 0))
 			s->status = 304;
 	}
+	/* RFC 9110 §13.2.2: If-Modified-Since only without If-None-Match. */
+	if (s->has_lastmod && c->inm == NULL && c->ims != NULL &&
+	    http_date_parse(c->ims, &ims) && ims >= s->lastmod &&
+	    (strcmp(r->method, "GET") == 0 || c->head_req))
+		s->status = 304;
 	body_allowed = !bodiless_status(s->status);
 	c->src = SRC_PATTERN;
 	if (s->sse) {
@@ -808,6 +886,10 @@ respond(struct conn *c)
 	    c->id, c->nreq);
 	if (s->etag != NULL)
 		evbuffer_add_printf(head, "ETag: %s\r\n", tag);
+	if (s->has_lastmod) {
+		http_date(s->lastmod, date, sizeof(date));
+		evbuffer_add_printf(head, "Last-Modified: %s\r\n", date);
+	}
 	if (s->hdrs != NULL)
 		evbuffer_add_buffer(head, s->hdrs);
 	if (body_allowed && !s->has_ctype)
@@ -865,6 +947,65 @@ drop_idle(struct conn *self)
 	return n;
 }
 
+/* The decoded value of parameter name in query ("a=1&b=2"), or NULL; the caller frees it. */
+static char *
+query_get(const char *query, const char *name)
+{
+	size_t nlen = strlen(name);
+	const char *p = query, *end;
+	char *v;
+
+	while (p != NULL && *p != '\0') {
+		end = strchr(p, '&');
+		if (end == NULL)
+			end = p + strlen(p);
+		if (strncmp(p, name, nlen) == 0 && p[nlen] == '=') {
+			v = xstrndup(p + nlen + 1, (size_t)(end - p - (ptrdiff_t)nlen - 1));
+			v[url_decode(v, strlen(v))] = '\0';
+			return v;
+		}
+		p = *end ? end + 1 : NULL;
+	}
+	return NULL;
+}
+
+/*
+ * POST /__rule?match=M&script=Q: requests whose target contains M are
+ * scripted by Q instead of their own query string; an empty or missing Q
+ * removes the rule for M. Returns the number of rules.
+ */
+static size_t
+set_rule(const char *query)
+{
+	char *match = query ? query_get(query, "match") : NULL;
+	char *script = query ? query_get(query, "script") : NULL;
+	size_t i;
+
+	if (match == NULL || *match == '\0') {
+		free(match);
+		free(script);
+		return g.nrules;
+	}
+	for (i = 0; i < g.nrules; i++)
+		if (strcmp(g.rules[i].match, match) == 0)
+			break;
+	if (i < g.nrules) {
+		free(g.rules[i].match);
+		free(g.rules[i].script);
+		g.rules[i] = g.rules[--g.nrules];
+	}
+	if (script != NULL && *script != '\0') {
+		g.rules = xrealloc(g.rules, (g.nrules + 1) * sizeof(*g.rules));
+		g.rules[g.nrules].match = match;
+		g.rules[g.nrules].script = script;
+		g.nrules++;
+		return g.nrules;
+	}
+	free(match);
+	free(script);
+	return g.nrules;
+}
+
 static void
 reset_all(void)
 {
@@ -887,6 +1028,13 @@ reset_all(void)
 	g.requests = 0;
 	g.drop_reused = 0;
 	g.epoch++;
+	for (i = 0; i < g.nrules; i++) {
+		free(g.rules[i].match);
+		free(g.rules[i].script);
+	}
+	free(g.rules);
+	g.rules = NULL;
+	g.nrules = 0;
 }
 
 static void
@@ -923,6 +1071,8 @@ control(struct conn *c)
 		if (q != NULL && strncmp(q + 1, "drop_reused=", 12) == 0)
 			g.drop_reused = (unsigned)num(q + 13);
 		evbuffer_add_printf(b, "{\"drop_reused\": %u}\n", g.drop_reused);
+	} else if (post && IS("/__rule")) {
+		evbuffer_add_printf(b, "{\"rules\": %zu}\n", set_rule(q ? q + 1 : NULL));
 	} else {
 		status = 404;
 		evbuffer_add_printf(b, "{\"error\": \"unknown control request\"}\n");
@@ -1080,11 +1230,22 @@ start_request(struct conn *c)
 	q = strchr(r->target, '?');
 	if (q != NULL)
 		script_parse(&c->sc, q + 1);
+	else if (g.default_query != NULL && !c->is_control_req)
+		script_parse(&c->sc, g.default_query);
+	for (i = 0; i < g.nrules && !c->is_control_req; i++) {
+		if (strstr(r->target, g.rules[i].match) != NULL) {
+			script_clear(&c->sc);
+			script_parse(&c->sc, g.rules[i].script);
+			break;
+		}
+	}
 	for (i = 0; i < r->nfields; i++)
 		if (strcasecmp(r->fields[i].name, "X-Origin-Script") == 0)
 			script_parse(&c->sc, r->fields[i].value);
 	if (field_get(r, "If-None-Match") != NULL)
 		c->inm = xstrdup(field_get(r, "If-None-Match"));
+	if (field_get(r, "If-Modified-Since") != NULL)
+		c->ims = xstrdup(field_get(r, "If-Modified-Since"));
 	if (!c->is_control_req && g.drop_reused > 0 && c->nreq > 1) {
 		g.drop_reused--;
 		c->sc.noresp = true;
@@ -1133,6 +1294,7 @@ read_head(struct conn *c)
 	c->rec = xcalloc(1, sizeof(*c->rec));
 	c->rec->conn = c->id;
 	c->rec->seq = c->nreq;
+	c->rec->t_ms = now_ms();
 	why = parse_head(c->rec, buf);
 	free(buf);
 	if (why != NULL) {
@@ -1371,7 +1533,7 @@ stdin_cb(evutil_socket_t fd, short what, void *arg)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: origin --port N [--host ADDR]\n");
+	fprintf(stderr, "usage: origin --port N [--host ADDR] [--default-query QUERY]\n");
 	exit(2);
 }
 
@@ -1393,6 +1555,8 @@ main(int argc, char **argv)
 			port = argv[++i];
 		else if (strcmp(argv[i], "--host") == 0 && i + 1 < argc)
 			host = argv[++i];
+		else if (strcmp(argv[i], "--default-query") == 0 && i + 1 < argc)
+			g.default_query = argv[++i];
 		else
 			usage();
 	}

@@ -65,6 +65,15 @@ static const char full_text[] =
 	"cache {\n"
 	"    dir \"/var/cache/fresh d\";\n"
 	"    size 2g;\n"
+	"    eviction s3fifo;\n"
+	"    heuristic-fraction 2.5%;\n"
+	"    heuristic-max 2h;\n"
+	"    max-ttl 30d;\n"
+	"    targeted-field Edge-Cache-Control;\n"
+	"    cdn-cache-control off;\n"
+	"    vary-first-member Accept-Language;\n"
+	"    vary-first-member accept X-Device \"X-Flags\";\n"
+	"    stale-if-unreachable 90;\n"
 	"}\n"
 	"log {\n"
 	"    access /var/log/access.log;\n"
@@ -81,6 +90,9 @@ static const char full_text[] =
 	"    x-forwarded-proto off;\n"
 	"    forwarded on;\n"
 	"    pass-proxy-authorization on;\n"
+	"    cache off;\n"
+	"    cache-status-key on;\n"
+	"    heuristic off;\n"
 	"}\n"
 	"backend later {\n"
 	"    server 10.0.0.1:80;\n"
@@ -121,6 +133,18 @@ START_TEST(test_every_directive)
 
 	ck_assert_str_eq(c->cache_dir, "/var/cache/fresh d");
 	ck_assert_uint_eq(c->cache_size, (uint64_t)2 << 30);
+	ck_assert_str_eq(c->cache_eviction, "s3fifo");
+	ck_assert_double_eq(c->cache_heuristic_fraction, 0.025);
+	ck_assert_uint_eq(c->cache_heuristic_max_s, 7200);	/* seconds, not ms */
+	ck_assert_uint_eq(c->cache_max_ttl_s, 30 * 86400);
+	ck_assert_str_eq(c->cache_targeted_field, "Edge-Cache-Control");
+	ck_assert(!c->cache_cdn_cache_control);
+	ck_assert_uint_eq(c->ncache_vary_first_member, 4);	/* both lines, in order */
+	ck_assert_str_eq(c->cache_vary_first_member[0], "Accept-Language");
+	ck_assert_str_eq(c->cache_vary_first_member[1], "accept");
+	ck_assert_str_eq(c->cache_vary_first_member[2], "X-Device");
+	ck_assert_str_eq(c->cache_vary_first_member[3], "X-Flags");
+	ck_assert_uint_eq(c->cache_stale_if_unreachable_s, 90);
 
 	ck_assert_str_eq(c->access_log, "/var/log/access.log");
 	ck_assert_str_eq(c->error_log, "/var/log/error.log");
@@ -158,6 +182,9 @@ START_TEST(test_every_directive)
 	ck_assert(!s->x_forwarded_proto);
 	ck_assert(s->forwarded);
 	ck_assert(s->pass_proxy_authorization);
+	ck_assert(!s->cache);
+	ck_assert(s->cache_status_key);
+	ck_assert(!s->heuristic);
 	config_free(c);
 }
 END_TEST
@@ -180,6 +207,15 @@ check_defaults(const struct config *c)
 	ck_assert_uint_eq(c->send_timeout_ms, 60000);
 	ck_assert_str_eq(c->cache_dir, "./var/freshd");
 	ck_assert_uint_eq(c->cache_size, (uint64_t)1 << 30);
+	ck_assert_str_eq(c->cache_eviction, "sieve");
+	ck_assert_double_eq(c->cache_heuristic_fraction, 0.1);	/* RFC 9111 §4.2.2's 10% */
+	ck_assert_uint_eq(c->cache_heuristic_max_s, 86400);
+	ck_assert_uint_eq(c->cache_max_ttl_s, 0);
+	ck_assert_str_eq(c->cache_targeted_field, "Freshd-Cache-Control");
+	ck_assert(c->cache_cdn_cache_control);
+	ck_assert_uint_eq(c->ncache_vary_first_member, 0);
+	ck_assert_ptr_null(c->cache_vary_first_member);
+	ck_assert_uint_eq(c->cache_stale_if_unreachable_s, 0);
 	ck_assert_str_eq(c->access_log, "stderr");
 	ck_assert_str_eq(c->error_log, "stderr");
 	ck_assert_int_eq(c->log_level, LOG_LEVEL_INFO);
@@ -209,6 +245,9 @@ check_site_defaults(const struct cfg_site *s)
 	ck_assert(s->x_forwarded_proto);
 	ck_assert(!s->forwarded);
 	ck_assert(!s->pass_proxy_authorization);
+	ck_assert(s->cache);
+	ck_assert(!s->cache_status_key);
+	ck_assert(s->heuristic);
 }
 
 START_TEST(test_config_default)
@@ -242,7 +281,10 @@ START_TEST(test_documented_defaults)
 	    "limits {\n request-line 8k;\n header-bytes 32k;\n header-fields 100;\n"
 	    " connections 10000;\n header-timeout 10s;\n idle-timeout 60s;\n"
 	    " send-timeout 60s;\n}\n"
-	    "cache {\n dir ./var/freshd;\n size 1g;\n}\n"
+	    "cache {\n dir ./var/freshd;\n size 1g;\n eviction sieve;\n"
+	    " heuristic-fraction 10%;\n heuristic-max 1d;\n max-ttl 0;\n"
+	    " targeted-field Freshd-Cache-Control;\n cdn-cache-control on;\n"
+	    " stale-if-unreachable 0;\n}\n"
 	    "log {\n access stderr;\n error stderr;\n level info;\n}\n"
 	    "backend origin {\n server 127.0.0.1:8000;\n pool-idle 32;\n"
 	    " pool-max 0;\n idle-timeout 60s;\n connect-timeout 3s;\n"
@@ -250,7 +292,8 @@ START_TEST(test_documented_defaults)
 	    "site default {\n hosts *;\n path-prefix /;\n backend origin;\n"
 	    " max-body 1g;\n host-header keep;\n x-forwarded-for on;\n"
 	    " x-forwarded-proto on;\n forwarded off;\n"
-	    " pass-proxy-authorization off;\n}\n");
+	    " pass-proxy-authorization off;\n cache on;\n cache-status-key off;\n"
+	    " heuristic on;\n}\n");
 
 	check_defaults(c);
 	ck_assert_uint_eq(c->nbackends, 1);
@@ -315,6 +358,54 @@ START_TEST(test_host_header_modes)
 }
 END_TEST
 
+START_TEST(test_cache_values)
+{
+	struct config *c = parse_ok(
+	    "cache {\n"
+	    "    heuristic-fraction 0%;\n"		/* disables heuristic freshness */
+	    "    heuristic-max 0;\n"
+	    "    max-ttl 365d;\n"
+	    "    targeted-field off;\n"
+	    "    eviction lru;\n"
+	    "    vary-first-member \"X!#$%&'*+-.^_`|~9\";\n"	/* every tchar */
+	    "}\n");
+
+	ck_assert_double_eq(c->cache_heuristic_fraction, 0);
+	ck_assert_uint_eq(c->cache_heuristic_max_s, 0);
+	ck_assert_uint_eq(c->cache_max_ttl_s, 365 * 86400);
+	ck_assert_ptr_null(c->cache_targeted_field);
+	ck_assert_str_eq(c->cache_eviction, "lru");
+	ck_assert_uint_eq(c->ncache_vary_first_member, 1);
+	ck_assert_str_eq(c->cache_vary_first_member[0], "X!#$%&'*+-.^_`|~9");
+	config_free(c);
+
+	c = parse_ok("cache { heuristic-fraction 100%; eviction sieve; }");
+	ck_assert_double_eq(c->cache_heuristic_fraction, 1);
+	ck_assert_str_eq(c->cache_eviction, "sieve");
+	config_free(c);
+}
+END_TEST
+
+/* Each site has its own cache switches; the defaults hold where none is given. */
+START_TEST(test_site_cache_switches)
+{
+	struct config *c = parse_ok(
+	    "backend b { server h:1; }\n"
+	    "site off { backend b; cache off; heuristic off; }\n"
+	    "site key { backend b; cache-status-key on; }\n"
+	    "site plain { backend b; }\n");
+
+	ck_assert(!c->sites[0].cache);
+	ck_assert(!c->sites[0].heuristic);
+	ck_assert(!c->sites[0].cache_status_key);
+	ck_assert(c->sites[1].cache);
+	ck_assert(c->sites[1].heuristic);
+	ck_assert(c->sites[1].cache_status_key);
+	check_site_defaults(&c->sites[2]);
+	config_free(c);
+}
+END_TEST
+
 START_TEST(test_syntax_variants)
 {
 	/* No whitespace where none is needed, CRLF line ends, comments glued
@@ -347,8 +438,12 @@ static const struct {
 	  "t.conf:1: unknown directive \"lissten\" in block \"main\"" },
 	{ "limits {\n    request-lin 8k;\n}\n",
 	  "t.conf:2: unknown directive \"request-lin\" in block \"limits\"" },
-	{ "backend b {\n server h:1;\n}\nsite s {\n backend b;\n cache x;\n}\n",
-	  "t.conf:6: unknown directive \"cache\" in block \"site\"" },
+	{ "backend b {\n server h:1;\n}\nsite s {\n backend b;\n caching on;\n}\n",
+	  "t.conf:6: unknown directive \"caching\" in block \"site\"" },
+	{ "cache {\n heuristic on;\n}\n",
+	  "t.conf:2: unknown directive \"heuristic\" in block \"cache\"" },
+	{ "backend b { server h:1; }\nsite s {\n backend b;\n max-ttl 1h;\n}\n",
+	  "t.conf:4: unknown directive \"max-ttl\" in block \"site\"" },
 	{ "limits {\n limits {\n }\n}\n",
 	  "t.conf:2: unknown directive \"limits\" in block \"limits\"" },
 	{ "Workers 1;", "t.conf:1: unknown directive \"Workers\" in block \"main\"" },
@@ -426,11 +521,13 @@ static const struct {
 	{ "limits { idle-timeout 25h; }",
 	  "t.conf:1: invalid duration \"25h\" for \"idle-timeout\": expected from 1ms to 24h" },
 	{ "limits { send-timeout 10d; }",
-	  "t.conf:1: invalid duration \"10d\" for \"send-timeout\": expected a number "
-	  "with optional ms, s, m or h" },
+	  "t.conf:1: invalid duration \"10d\" for \"send-timeout\": expected from 1ms to 24h" },
 	{ "limits { send-timeout 5000000h; }",
 	  "t.conf:1: invalid duration \"5000000h\" for \"send-timeout\": expected a number "
-	  "with optional ms, s, m or h" },
+	  "with optional ms, s, m, h or d" },
+	{ "limits { send-timeout 1w; }",
+	  "t.conf:1: invalid duration \"1w\" for \"send-timeout\": expected a number "
+	  "with optional ms, s, m, h or d" },
 	{ "backend b { server h:1; }\nsite s {\n backend b;\n forwarded yes;\n}",
 	  "t.conf:4: invalid value \"yes\" for \"forwarded\": expected on or off" },
 	{ "via \"free shd\";",
@@ -466,6 +563,68 @@ static const struct {
 	  "backend or set VALUE" },
 	{ "backend b { server h:1; }\nsite s {\n backend b;\n host-header set \"a\\\\b\";\n}",
 	  "t.conf:4: invalid host \"a\\b\" for \"host-header set\": expected HOST or HOST:PORT" },
+	/* the cache block's freshness and store directives */
+	{ "cache {\n heuristic-fraction 10;\n}\n",
+	  "t.conf:2: invalid percentage \"10\" for \"heuristic-fraction\": expected "
+	  "from 0% to 100%, such as 10% or 2.5%" },
+	{ "cache {\n\n heuristic-fraction 100.5%;\n}\n",
+	  "t.conf:3: invalid percentage \"100.5%\" for \"heuristic-fraction\": expected "
+	  "from 0% to 100%, such as 10% or 2.5%" },
+	{ "cache { heuristic-fraction -1%; }",
+	  "t.conf:1: invalid percentage \"-1%\" for \"heuristic-fraction\": expected "
+	  "from 0% to 100%, such as 10% or 2.5%" },
+	{ "cache { heuristic-fraction 0.1; }",
+	  "t.conf:1: invalid percentage \"0.1\" for \"heuristic-fraction\": expected "
+	  "from 0% to 100%, such as 10% or 2.5%" },
+	{ "cache { heuristic-fraction 10 %; }",
+	  "t.conf:1: wrong number of arguments for \"heuristic-fraction\": expected 1, got 2" },
+	{ "cache {\n heuristic-max 1500ms;\n}\n",
+	  "t.conf:2: invalid duration \"1500ms\" for \"heuristic-max\": expected whole "
+	  "seconds: a number with optional s, m, h or d" },
+	{ "cache { max-ttl 366d; }",
+	  "t.conf:1: invalid duration \"366d\" for \"max-ttl\": expected from 0 to 365d" },
+	{ "cache { max-ttl 5000000000; }",
+	  "t.conf:1: invalid duration \"5000000000\" for \"max-ttl\": expected whole "
+	  "seconds: a number with optional s, m, h or d" },
+	{ "cache { stale-if-unreachable 1y; }",
+	  "t.conf:1: invalid duration \"1y\" for \"stale-if-unreachable\": expected whole "
+	  "seconds: a number with optional s, m, h or d" },
+	{ "cache {\n\n targeted-field \"Bad Name\";\n}\n",
+	  "t.conf:3: invalid field name \"Bad Name\" for \"targeted-field\": expected a "
+	  "token of letters, digits and !#$%&'*+-.^_`|~, or off" },
+	{ "cache { targeted-field Edge-Cache-Control:; }",
+	  "t.conf:1: invalid field name \"Edge-Cache-Control:\" for \"targeted-field\": "
+	  "expected a token of letters, digits and !#$%&'*+-.^_`|~, or off" },
+	{ "cache { targeted-field \"\"; }",
+	  "t.conf:1: invalid field name \"\" for \"targeted-field\": expected a token of "
+	  "letters, digits and !#$%&'*+-.^_`|~, or off" },
+	{ "cache { cdn-cache-control yes; }",
+	  "t.conf:1: invalid value \"yes\" for \"cdn-cache-control\": expected on or off" },
+	{ "cache {\n vary-first-member Accept\n   \"Accept Language\";\n}\n",
+	  "t.conf:3: invalid field name \"Accept Language\" for \"vary-first-member\": "
+	  "expected a token of letters, digits and !#$%&'*+-.^_`|~" },
+	{ "cache { vary-first-member Accept; vary-first-member (x); }",
+	  "t.conf:1: invalid field name \"(x)\" for \"vary-first-member\": expected a "
+	  "token of letters, digits and !#$%&'*+-.^_`|~" },
+	{ "cache {\n vary-first-member;\n}\n",
+	  "t.conf:2: wrong number of arguments for \"vary-first-member\": expected at "
+	  "least 1, got 0" },
+	{ "cache {\n eviction clock;\n}\n",
+	  "t.conf:2: invalid eviction policy \"clock\" for \"eviction\": expected sieve, "
+	  "lru or s3fifo" },
+	{ "cache { eviction SIEVE; }",
+	  "t.conf:1: invalid eviction policy \"SIEVE\" for \"eviction\": expected sieve, "
+	  "lru or s3fifo" },
+	{ "cache { eviction lru s3fifo; }",
+	  "t.conf:1: wrong number of arguments for \"eviction\": expected 1, got 2" },
+	{ "backend b { server h:1; }\nsite s {\n backend b;\n cache x;\n}",
+	  "t.conf:4: invalid value \"x\" for \"cache\": expected on or off" },
+	{ "backend b { server h:1; }\nsite s {\n backend b;\n cache-status-key 1;\n}",
+	  "t.conf:4: invalid value \"1\" for \"cache-status-key\": expected on or off" },
+	{ "backend b { server h:1; }\nsite s {\n backend b;\n heuristic;\n}",
+	  "t.conf:4: wrong number of arguments for \"heuristic\": expected 1, got 0" },
+	{ "backend b { server h:1; }\nsite s {\n backend b;\n cache on\n heuristic off;\n}",
+	  "t.conf:4: missing \";\" after \"cache\"" },
 	/* duplicates */
 	{ "via a;\nvia b;\n", "t.conf:2: duplicate directive \"via\": first given at line 1" },
 	{ "limits {\n}\n\nlimits { }\n",
@@ -477,6 +636,12 @@ static const struct {
 	  "t.conf:4: duplicate site \"s\": first defined at line 2" },
 	{ "backend b {\n server h:1;\n pool-max 1;\n pool-max 2;\n}\n",
 	  "t.conf:4: duplicate directive \"pool-max\": first given at line 3" },
+	{ "cache {\n eviction lru;\n\n eviction sieve;\n}\n",
+	  "t.conf:4: duplicate directive \"eviction\": first given at line 2" },
+	{ "cache {\n targeted-field off;\n targeted-field X-CC;\n}\n",
+	  "t.conf:3: duplicate directive \"targeted-field\": first given at line 2" },
+	{ "backend b { server h:1; }\nsite s {\n backend b;\n cache off;\n cache on;\n}",
+	  "t.conf:5: duplicate directive \"cache\": first given at line 4" },
 	/* references and required directives */
 	{ "backend b { server h:1; }\nsite s {\n\n backend nothere;\n}\n",
 	  "t.conf:4: undefined backend \"nothere\" in site \"s\": expected the label "
@@ -585,7 +750,13 @@ static const struct {
 	{ "", -1, 0 },
 	{ "s", -1, 0 },
 	{ "ms", -1, 0 },
-	{ "1d", -1, 0 },
+	{ "1d", 0, 86400000 },
+	{ "1D", 0, 86400000 },
+	{ "49d", 0, 4233600000u },
+	{ "50d", -1, 0 },
+	{ "1dd", -1, 0 },
+	{ "d", -1, 0 },
+	{ "1w", -1, 0 },
 	{ "1sec", -1, 0 },
 	{ "1.5s", -1, 0 },
 	{ "-1s", -1, 0 },
@@ -602,6 +773,97 @@ START_TEST(test_durations)
 		ck_assert_uint_eq(v, durations[_i].ms);
 	else
 		ck_assert_uint_eq(v, 12345);
+}
+END_TEST
+
+/* The seconds members (config.h): same units as durations but "ms". */
+static const struct {
+	const char	*in;
+	int		ret;
+	unsigned	s;
+} seconds[] = {
+	{ "0", 0, 0 },
+	{ "90", 0, 90 },
+	{ "90s", 0, 90 },
+	{ "2m", 0, 120 },
+	{ "1h", 0, 3600 },
+	{ "1d", 0, 86400 },
+	{ "7D", 0, 604800 },
+	{ "365d", 0, 31536000 },
+	{ "49710d", 0, 4294944000u },
+	{ "4294967295", 0, 4294967295u },
+	{ "4294967295s", 0, 4294967295u },
+	{ "4294967296", -1, 0 },
+	{ "49711d", -1, 0 },
+	{ "99999999999999999999d", -1, 0 },
+	{ "1000ms", -1, 0 },
+	{ "0ms", -1, 0 },
+	{ "", -1, 0 },
+	{ "s", -1, 0 },
+	{ "d", -1, 0 },
+	{ "1.5d", -1, 0 },
+	{ "-1", -1, 0 },
+	{ "1w", -1, 0 },
+	{ "1 d", -1, 0 },
+};
+
+START_TEST(test_seconds)
+{
+	unsigned v = 12345;
+
+	ck_assert_msg(config_parse_seconds(seconds[_i].in, &v) == seconds[_i].ret,
+	    "\"%s\"", seconds[_i].in);
+	if (seconds[_i].ret == 0)
+		ck_assert_uint_eq(v, seconds[_i].s);
+	else
+		ck_assert_uint_eq(v, 12345);
+}
+END_TEST
+
+/* heuristic-fraction (RFC 9111 §4.2.2): N% to N / 100, correctly rounded. */
+static const struct {
+	const char	*in;
+	int		ret;
+	double		fraction;
+} percents[] = {
+	{ "0%", 0, 0 },
+	{ "10%", 0, 0.1 },
+	{ "2.5%", 0, 0.025 },
+	{ "100%", 0, 1 },
+	{ "100.000%", 0, 1 },
+	{ "007%", 0, 0.07 },
+	{ "0.001%", 0, 0.00001 },
+	{ "99.99%", 0, 0.9999 },
+	{ "33.3333333333333%", 0, 0.333333333333333 },	/* 15 digits */
+	{ "33.33333333333333%", -1, 0 },		/* 16 */
+	{ "100.001%", -1, 0 },
+	{ "101%", -1, 0 },
+	{ "18446744073709551616%", -1, 0 },
+	{ "10", -1, 0 },
+	{ "%", -1, 0 },
+	{ "", -1, 0 },
+	{ ".5%", -1, 0 },
+	{ "5.%", -1, 0 },
+	{ "1.2.3%", -1, 0 },
+	{ "-1%", -1, 0 },
+	{ "+1%", -1, 0 },
+	{ "1e1%", -1, 0 },
+	{ " 1%", -1, 0 },
+	{ "1 %", -1, 0 },
+	{ "10%%", -1, 0 },
+	{ "1,5%", -1, 0 },
+};
+
+START_TEST(test_percents)
+{
+	double v = 12345;
+
+	ck_assert_msg(config_parse_percent(percents[_i].in, &v) == percents[_i].ret,
+	    "\"%s\"", percents[_i].in);
+	if (percents[_i].ret == 0)
+		ck_assert_double_eq(v, percents[_i].fraction);
+	else
+		ck_assert_double_eq(v, 12345);
 }
 END_TEST
 
@@ -962,7 +1224,7 @@ START_TEST(test_man_page_matches_table)
 		ck_assert_msg(strstr(man, want) != NULL, "%s/%s: man page lacks:\n%s",
 		    kw.block, kw.name, want);
 	}
-	ck_assert_uint_ge(i, 36);
+	ck_assert_uint_ge(i, 47);
 }
 END_TEST
 
@@ -998,6 +1260,8 @@ config_suite(void)
 	tcase_add_test(tc, test_block_defaults);
 	tcase_add_test(tc, test_sites_in_order);
 	tcase_add_test(tc, test_host_header_modes);
+	tcase_add_test(tc, test_cache_values);
+	tcase_add_test(tc, test_site_cache_switches);
 	tcase_add_test(tc, test_syntax_variants);
 	suite_add_tcase(s, tc);
 
@@ -1010,6 +1274,8 @@ config_suite(void)
 	tcase_add_loop_test(tc, test_sizes, 0, sizeof(sizes) / sizeof(sizes[0]));
 	tcase_add_loop_test(tc, test_durations, 0,
 	    sizeof(durations) / sizeof(durations[0]));
+	tcase_add_loop_test(tc, test_seconds, 0, sizeof(seconds) / sizeof(seconds[0]));
+	tcase_add_loop_test(tc, test_percents, 0, sizeof(percents) / sizeof(percents[0]));
 	tcase_add_loop_test(tc, test_hostports, 0,
 	    sizeof(hostports) / sizeof(hostports[0]));
 	tcase_add_test(tc, test_hostname_length);

@@ -1,0 +1,233 @@
+"""c_stale: what freshd does once a stored response is stale (RFC 9111
+§4.2.4, §4.3, RFC 5861): revalidation with ETag and Last-Modified (a 304
+freshens the stored response), stale-while-revalidate (served at once, one
+background refresh), stale-if-error (a stale response instead of a 500 or an
+unreachable origin), and must-revalidate forbidding both.
+
+Responses live max-age=1; freshness is counted in whole seconds, so 1.2 s
+after the response it is stale for sure. The origin's later behaviour for a
+URL (slower, failing) is set with an origin rule (harness.Origin.rule), since
+the URL, the cache key, must stay the same.
+"""
+
+import email.utils
+import time
+
+import harness as H
+from harness import check, pattern, qs, unique
+
+STALE_WAIT = 1.2
+
+
+def isolated(env, name):
+    """An origin of its own and a freshd in front of it (to take it down)."""
+    o = H.Origin(env.tmp, name + "-origin")
+    f = env.new_freshd(name, backend_port=o.port)
+    return o, f
+
+
+def timed_get(port, target, headers=None):
+    t0 = time.monotonic()
+    r = H.get(port, target, headers)
+    return r, time.monotonic() - t0
+
+
+def cs_of(r):
+    return r.cache_status() or {}
+
+
+def swr_setup(env, mark):
+    """Stores a max-age=1, stale-while-revalidate=30 response, makes the
+    origin slow (2 s) with a new version v2, and waits until it is stale."""
+    target = "/swr?" + qs(size=1000, etag="v1", m=mark,
+                          hdr="Cache-Control: max-age=1, stale-while-revalidate=30")
+    r = H.get(env.freshd.port, target)
+    check(r.status == 200 and r.header("ETag") == '"v1"', "miss: %r" % r)
+    env.origin.rule(mark, qs(size=1000, etag="v2", delay=2000,
+                             hdr="Cache-Control: max-age=60, stale-while-revalidate=30"))
+    time.sleep(STALE_WAIT)
+    return target
+
+
+def check_stale_fast(r, lat, what):
+    check(r.status == 200 and r.body == pattern(1000) and r.header("ETag") == '"v1"',
+          "%s: %r ETag %r, expected the stored v1" % (what, r, r.header("ETag")))
+    cs = cs_of(r)
+    check("hit" in cs and int(cs.get("ttl", "1")) <= 0,
+          "%s: Cache-Status %r, expected hit with ttl <= 0" % (what, r.header("Cache-Status")))
+    check(lat < 0.5, "%s took %.0f ms (expected < 500 ms)" % (what, lat * 1000))
+
+
+# RFC 5861 §3: within stale-while-revalidate, the stale response is served
+# at once, a background request refreshes it, and the next request after
+# the refresh gets the new response, fresh, from the store.
+def test_stale_while_revalidate(env):
+    mark = unique("swr")
+    target = swr_setup(env, mark)
+    r, lat = timed_get(env.freshd.port, target)
+    H.info("stale-while-revalidate: stale response in %.1f ms (origin delay 2000 ms)" %
+           (lat * 1000))
+    check_stale_fast(r, lat, "stale request")
+    log = H.wait_until(lambda: len(env.origin.log_for(mark)) >= 2 and
+                       env.origin.log_for(mark), 1.0)
+    check(log, "no background request reached the origin within 1 s")
+    check(len(log) == 2 and log[1]["method"] == "GET",
+          "origin log after one stale request: %r" % [e["method"] for e in log])
+    inm = [v for k, v in log[1]["headers"] if k.lower() == "if-none-match"]
+    check(inm == ['"v1"'], "background revalidation sent If-None-Match %r, expected "
+          "the stored ETag (RFC 9111 §4.3.1)" % inm)
+    done = H.wait_until(lambda: env.origin.log_for(mark)[1]["done_ms"] > 0, 4.0)
+    check(done, "the origin never finished the background response")
+    time.sleep(0.2)     # the store commits the new object a few ms later
+    r = H.get(env.freshd.port, target)
+    cs = cs_of(r)
+    check(r.status == 200 and r.header("ETag") == '"v2"',
+          "after the refresh: %r ETag %r, expected the new v2" % (r, r.header("ETag")))
+    check("hit" in cs and int(cs.get("ttl", "0")) > 50,
+          "after the refresh: Cache-Status %r, expected a fresh hit" % r.header("Cache-Status"))
+    check(len(env.origin.log_for(mark)) == 2,
+          "origin saw %d requests after the refresh (expected 2)" %
+          len(env.origin.log_for(mark)))
+
+
+# RFC 5861 §3 ("a background request"): more stale requests while the
+# refresh runs are served stale too, and start no other origin request.
+def test_one_background_refresh(env):
+    mark = unique("swrone")
+    target = swr_setup(env, mark)
+    lats = []
+    for i in range(5):
+        r, lat = timed_get(env.freshd.port, target)
+        check_stale_fast(r, lat, "stale request %d" % (i + 1))
+        lats.append(lat)
+        time.sleep(0.1)
+    time.sleep(0.2)
+    log = env.origin.log_for(mark)
+    H.info("5 stale requests during one refresh: max %.1f ms, origin requests %d "
+           "(1 fill + background)" % (max(lats) * 1000, len(log)))
+    check(len(log) == 2, "5 stale requests within 0.7 s started %d background requests to "
+          "the origin (expected 1): targets %s" %
+          (len(log) - 1, ["conn %d at +%.0f ms" % (e["conn"], e["t_ms"] - log[1]["t_ms"])
+                          for e in log[1:]]))
+
+
+def revalidate(env, mark, target, validator_field, validator_value, rule):
+    r = H.get(env.freshd.port, target)
+    check(r.status == 200, "miss: %r" % r)
+    env.origin.rule(mark, rule)
+    time.sleep(STALE_WAIT)
+    r = H.get(env.freshd.port, target)
+    check(r.status == 200 and r.body == pattern(1000),
+          "revalidated response: %r (expected the stored 1000-byte body)" % r)
+    cs = cs_of(r)
+    check(cs.get("fwd") == "stale" and cs.get("fwd-status") == "304",
+          "revalidation Cache-Status %r, expected fwd=stale; fwd-status=304" %
+          r.header("Cache-Status"))
+    check(r.header("X-Revalidated") == "yes",
+          "the 304's fields were not merged into the response (X-Revalidated %r, "
+          "RFC 9111 §4.3.4)" % r.header("X-Revalidated"))
+    log = env.origin.log_for(mark)
+    check(len(log) == 2, "origin saw %d requests (expected 2)" % len(log))
+    sent = [v for k, v in log[1]["headers"] if k.lower() == validator_field.lower()]
+    check(sent == [validator_value], "revalidation sent %s %r, expected %r" %
+          (validator_field, sent, validator_value))
+    time.sleep(0.2)     # the freshened headers are written asynchronously
+    r = H.get(env.freshd.port, target)
+    cs = cs_of(r)
+    check("hit" in cs and int(cs.get("ttl", "0")) > 50 and
+          r.header("X-Revalidated") == "yes" and r.body == pattern(1000),
+          "after the 304: Cache-Status %r, X-Revalidated %r: expected a fresh hit with "
+          "the merged fields" % (r.header("Cache-Status"), r.header("X-Revalidated")))
+    check(len(env.origin.log_for(mark)) == 2, "the freshened response went to the origin")
+
+
+# RFC 9111 §4.3.1, §4.3.4: a stale response with an ETag is revalidated
+# with If-None-Match; the origin's 304 freshens it.
+def test_revalidate_etag_304(env):
+    mark = unique("rvetag")
+    target = "/rv?" + qs(size=1000, etag="v1", m=mark, hdr="Cache-Control: max-age=1")
+    revalidate(env, mark, target, "If-None-Match", '"v1"',
+               qs(size=1000, etag="v1", hdr=["Cache-Control: max-age=60",
+                                             "X-Revalidated: yes"]))
+
+
+# The same with Last-Modified and If-Modified-Since.
+def test_revalidate_last_modified_304(env):
+    mark = unique("rvlm")
+    lastmod = int(time.time()) - 86400
+    target = "/rv?" + qs(size=1000, lastmod=lastmod, m=mark, hdr="Cache-Control: max-age=1")
+    revalidate(env, mark, target, "If-Modified-Since",
+               email.utils.formatdate(lastmod, usegmt=True),
+               qs(size=1000, lastmod=lastmod, hdr=["Cache-Control: max-age=60",
+                                                   "X-Revalidated: yes"]))
+
+
+# RFC 5861 §4: within stale-if-error, an origin's 500 is replaced by the
+# stale response.
+def test_stale_if_error_on_500(env):
+    mark = unique("sie500")
+    target = "/sie?" + qs(size=1000, m=mark, hdr="Cache-Control: max-age=1, stale-if-error=60")
+    r = H.get(env.freshd.port, target)
+    check(r.status == 200, "miss: %r" % r)
+    env.origin.rule(mark, qs(status=500, size=10))
+    time.sleep(STALE_WAIT)
+    r = H.get(env.freshd.port, target)
+    check(r.status == 200 and r.body == pattern(1000),
+          "origin answering 500: client got %r, expected the stale 200" % r)
+    check("hit" in cs_of(r), "Cache-Status %r" % r.header("Cache-Status"))
+    check(len(env.origin.log_for(mark)) == 2,
+          "origin saw %d requests; the stale response must be tried first" %
+          len(env.origin.log_for(mark)))
+
+
+# RFC 5861 §4: the same when the origin cannot be reached at all.
+def test_stale_if_error_origin_down(env):
+    o, f = isolated(env, "down")
+    try:
+        mark = unique("siedown")
+        target = "/sie?" + qs(size=1000, m=mark,
+                              hdr="Cache-Control: max-age=1, stale-if-error=60")
+        r = H.get(f.port, target)
+        check(r.status == 200, "miss: %r" % r)
+        check(H.wait_cached(f.port, target) is not None, "not stored")
+        o.stop()
+        time.sleep(STALE_WAIT)
+        r, lat = timed_get(f.port, target)
+        H.info("stale-if-error with the origin down: %d in %.1f ms" % (r.status, lat * 1000))
+        check(r.status == 200 and r.body == pattern(1000),
+              "origin down: client got %r, expected the stale 200" % r)
+        check("hit" in cs_of(r), "Cache-Status %r" % r.header("Cache-Status"))
+    finally:
+        o.stop()
+        f.stop()
+
+
+# RFC 9111 §4.2.4, §5.2.2.2: must-revalidate forbids serving stale, even
+# with stale-if-error: the origin's 5xx, or 504 when it is unreachable.
+def test_must_revalidate_never_stale(env):
+    o, f = isolated(env, "mustrv")
+    try:
+        cc = "Cache-Control: max-age=1, stale-if-error=60, must-revalidate"
+        m500, mdown = unique("mr500"), unique("mrdown")
+        t500 = "/mr?" + qs(size=1000, m=m500, hdr=cc)
+        tdown = "/mr?" + qs(size=1000, m=mdown, hdr=cc)
+        check(H.get(env.freshd.port, t500).status == 200, "miss")
+        check(H.get(f.port, tdown).status == 200, "miss")
+        check(H.wait_cached(f.port, tdown) is not None, "not stored")
+        env.origin.rule(m500, qs(status=503, size=10))
+        o.stop()
+        time.sleep(STALE_WAIT)
+        r = H.get(env.freshd.port, t500)
+        check(r.status == 503 and r.body == pattern(10),
+              "must-revalidate, origin answering 503: client got %r, expected the 503" % r)
+        r = H.get(f.port, tdown)
+        check(r.status == 504,
+              "must-revalidate, origin down: client got %r, expected 504" % r)
+        check(r.body != pattern(1000), "the stale body was served")
+    finally:
+        o.stop()
+        f.stop()
+
+
+if __name__ == "__main__":
+    H.run(globals(), lambda: H.Env("c_stale"))
