@@ -359,6 +359,15 @@ inflight_join(const struct inflight_params *p, struct inflight_waiter *wt)
 	}
 
 	pthread_mutex_lock(&lock);
+	if (p->key != NULL && wt == NULL) {
+		/* A background refresh: one at a time per key is enough. */
+		LIST_FOREACH(inf, &table, table_link) {
+			if (strcmp(inf->key, p->key) == 0) {
+				pthread_mutex_unlock(&lock);
+				return INFLIGHT_JOINED;
+			}
+		}
+	}
 	if (p->key != NULL && wt != NULL) {
 		LIST_FOREACH(inf, &table, table_link) {
 			if (inf->joinable && strcmp(inf->key, p->key) == 0 &&

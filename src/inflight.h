@@ -87,7 +87,8 @@ enum inflight_join {
  * joinable), else starts one owned by the caller. wt->wake and
  * wt->req_fields must be set by the caller; the rest is initialised here.
  * wt NULL starts a background fetch that nobody waits for (a
- * stale-while-revalidate refresh): it runs to its end to update the store.
+ * stale-while-revalidate refresh): it runs to its end to update the store;
+ * when a fetch for p->key is already running, nothing is started.
  */
 enum inflight_join inflight_join(const struct inflight_params *p,
     struct inflight_waiter *wt);
