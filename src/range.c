@@ -1,7 +1,11 @@
 /*
- * range.c: Range and If-Range evaluation (see range.h).
+ * range.c: Range and If-Range evaluation, and multipart/byteranges framing
+ * (see range.h).
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "policy.h"
@@ -40,7 +44,8 @@ if_range_holds(const struct fields *req, const struct fields *stored)
 
 	if (ir == NULL)
 		return true;
-	if (ir->value_len > 0 && (ir->value[0] == '"' || ir->value[0] == 'W')) {
+	if ((ir->value_len > 0 && ir->value[0] == '"') ||
+	    (ir->value_len > 2 && memcmp(ir->value, "W/\"", 3) == 0)) {
 		v = fields_get(stored, "ETag");
 		return v != NULL && policy_etag_match(ir->value, ir->value_len,
 		    v->value, v->value_len, true);
@@ -52,61 +57,150 @@ if_range_holds(const struct fields *req, const struct fields *stored)
 	return a == b;
 }
 
-enum range_result
-range_evaluate(const struct fields *req, const struct fields *stored,
-    uint64_t body_len, struct range_spec *out)
+enum spec_result {
+	SPEC_BAD = 0,		/* syntax error: the whole header is ignored */
+	SPEC_OK,
+	SPEC_UNSATISFIABLE,
+};
+
+/* One range-spec (§14.1.1) of s[0..len) against body_len. */
+static enum spec_result
+parse_spec(const char *s, size_t len, uint64_t body_len, struct range_spec *out)
 {
-	const struct field *rf = fields_get(req, "Range");
-	const char *p, *end;
+	const char *p = s, *end = s + len;
 	uint64_t a, b;
 
-	if (rf == NULL || fields_count(req, "Range") != 1)
-		return RANGE_NONE;
-	p = rf->value;
-	end = rf->value + rf->value_len;
-	/* RFC 9110 §14.1.1: the unit is case-insensitive. */
-	if (rf->value_len < 6 || strncasecmp(p, "bytes=", 6) != 0)
-		return RANGE_NONE;
-	p += 6;
-	while (p < end && (*p == ' ' || *p == '\t'))
-		p++;
-	if (memchr(p, ',', (size_t)(end - p)) != NULL)
-		return RANGE_NONE;	/* several ranges: the whole body (range.h) */
-	if (!if_range_holds(req, stored))
-		return RANGE_NONE;
 	if (p < end && *p == '-') {
 		/* suffix-range: the last b bytes */
 		p = parse_u64(p + 1, end, &b);
-		if (p == NULL)
-			return RANGE_NONE;
-		while (p < end && (*p == ' ' || *p == '\t'))
-			p++;
-		if (p != end)
-			return RANGE_NONE;
+		if (p == NULL || p != end)
+			return SPEC_BAD;
 		if (b == 0 || body_len == 0)
-			return RANGE_UNSATISFIABLE;
+			return SPEC_UNSATISFIABLE;
 		out->first = b >= body_len ? 0 : body_len - b;
 		out->last = body_len - 1;
-		return RANGE_SATISFIABLE;
+		return SPEC_OK;
 	}
 	p = parse_u64(p, end, &a);
 	if (p == NULL || p == end || *p != '-')
-		return RANGE_NONE;
+		return SPEC_BAD;
 	p++;
-	if (p < end && *p >= '0' && *p <= '9') {
+	if (p < end) {
 		p = parse_u64(p, end, &b);
-		if (p == NULL || b < a)
-			return RANGE_NONE;
+		if (p == NULL || p != end || b < a)
+			return SPEC_BAD;
 	} else {
 		b = UINT64_MAX;
 	}
-	while (p < end && (*p == ' ' || *p == '\t'))
-		p++;
-	if (p != end)
-		return RANGE_NONE;
 	if (a >= body_len)
-		return RANGE_UNSATISFIABLE;
+		return SPEC_UNSATISFIABLE;
 	out->first = a;
 	out->last = b >= body_len ? body_len - 1 : b;
+	return SPEC_OK;
+}
+
+static int
+cmp_spec(const void *x, const void *y)
+{
+	const struct range_spec *a = x, *b = y;
+
+	return a->first < b->first ? -1 : a->first > b->first;
+}
+
+enum range_result
+range_evaluate(const struct fields *req, const struct fields *stored,
+    uint64_t body_len, struct range_set *out)
+{
+	const struct field *rf = fields_get(req, "Range");
+	struct range_spec all[4 * RANGE_MAX];
+	const char *pos, *end, *tok;
+	size_t len, n = 0, i;
+	bool any = false;
+
+	out->n = 0;
+	if (rf == NULL || fields_count(req, "Range") != 1)
+		return RANGE_NONE;
+	/* RFC 9110 §14.1.1: the unit is case-insensitive. */
+	if (rf->value_len < 6 || strncasecmp(rf->value, "bytes=", 6) != 0)
+		return RANGE_NONE;
+	if (!if_range_holds(req, stored))
+		return RANGE_NONE;
+	pos = rf->value + 6;
+	end = rf->value + rf->value_len;
+	while (list_next(&pos, end, &tok, &len)) {
+		struct range_spec r;
+
+		any = true;
+		switch (parse_spec(tok, len, body_len, &r)) {
+		case SPEC_BAD:
+			return RANGE_NONE;
+		case SPEC_UNSATISFIABLE:
+			break;
+		case SPEC_OK:
+			if (n == sizeof(all) / sizeof(all[0]))
+				return RANGE_NONE;
+			all[n++] = r;
+			break;
+		}
+	}
+	if (!any)
+		return RANGE_NONE;
+	if (n == 0)
+		return RANGE_UNSATISFIABLE;
+	qsort(all, n, sizeof(all[0]), cmp_spec);
+	for (i = 0; i < n; i++) {
+		struct range_spec *last = out->n > 0 ? &out->r[out->n - 1] : NULL;
+
+		if (last != NULL && all[i].first <= last->last + 1) {
+			if (all[i].last > last->last)
+				last->last = all[i].last;
+			continue;
+		}
+		if (out->n == RANGE_MAX) {
+			out->n = 0;
+			return RANGE_NONE;
+		}
+		out->r[out->n++] = all[i];
+	}
 	return RANGE_SATISFIABLE;
+}
+
+size_t
+range_part_head(char *buf, size_t size, const char *boundary,
+    const char *content_type, const struct range_spec *r, uint64_t body_len)
+{
+	int k;
+
+	if (content_type != NULL)
+		k = snprintf(buf, size, "\r\n--%s\r\nContent-Type: %s\r\n"
+		    "Content-Range: bytes %llu-%llu/%llu\r\n\r\n", boundary, content_type,
+		    (unsigned long long)r->first, (unsigned long long)r->last,
+		    (unsigned long long)body_len);
+	else
+		k = snprintf(buf, size, "\r\n--%s\r\nContent-Range: bytes %llu-%llu/%llu\r\n\r\n",
+		    boundary, (unsigned long long)r->first, (unsigned long long)r->last,
+		    (unsigned long long)body_len);
+	return k < 0 ? 0 : (size_t)k;
+}
+
+size_t
+range_part_tail(char *buf, size_t size, const char *boundary)
+{
+	int k = snprintf(buf, size, "\r\n--%s--\r\n", boundary);
+
+	return k < 0 ? 0 : (size_t)k;
+}
+
+uint64_t
+range_multipart_length(const struct range_set *set, const char *boundary,
+    const char *content_type, uint64_t body_len)
+{
+	uint64_t total = 0;
+	size_t i;
+
+	for (i = 0; i < set->n; i++) {
+		total += range_part_head(NULL, 0, boundary, content_type, &set->r[i], body_len);
+		total += set->r[i].last - set->r[i].first + 1;
+	}
+	return total + range_part_tail(NULL, 0, boundary);
 }

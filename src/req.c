@@ -112,6 +112,11 @@ struct req {
 	uint64_t		send_left;
 	bool			ranged;		/* in-flight body: only [send_from, +send_left) */
 	uint64_t		taken;		/* in-flight body bytes taken so far */
+	/* multipart/byteranges from the store (RFC 9110 §14.6) */
+	struct range_set	parts;
+	size_t			next_part;	/* parts not yet started: [next_part, n) */
+	char			boundary[40];
+	char			*part_type;	/* the stored Content-Type, or NULL */
 };
 
 static void on_head(void *arg, struct http_response *resp);
@@ -163,6 +168,7 @@ req_free(struct req *r)
 	if (r->tmp != NULL)
 		evbuffer_free(r->tmp);
 	fields_free(&r->obj_fields);
+	free(r->part_type);
 	http1_request_free(&r->hr);
 	fields_free(&r->up_fields);
 	free(r->pkey);
@@ -418,11 +424,30 @@ store_progress(struct req *r)
 {
 	struct cache *cache = cache_get();
 
-	while (r->send_left > 0 && !client_output_congested(r->client)) {
-		uint32_t idx = (uint32_t)(r->send_from / r->obj.chunk_size);
-		uint64_t skip = r->send_from % r->obj.chunk_size;
+	for (;;) {
+		uint32_t idx;
+		uint64_t skip;
 		size_t len, n;
 
+		if (r->send_left == 0 && r->next_part < r->parts.n) {
+			/* The next part of a multipart/byteranges body. */
+			const struct range_spec *p = &r->parts.r[r->next_part++];
+			size_t hl = range_part_head(NULL, 0, r->boundary, r->part_type, p,
+			    r->obj.body_len);
+			char *head = xmalloc(hl + 1);
+
+			range_part_head(head, hl + 1, r->boundary, r->part_type, p,
+			    r->obj.body_len);
+			evbuffer_add(client_output(r->client), head, hl);
+			free(head);
+			r->bytes_out += hl;
+			r->send_from = p->first;
+			r->send_left = p->last - p->first + 1;
+		}
+		if (r->send_left == 0 || client_output_congested(r->client))
+			break;
+		idx = (uint32_t)(r->send_from / r->obj.chunk_size);
+		skip = r->send_from % r->obj.chunk_size;
 		if (store_read_chunk(cache->store, r->obj.id, idx, r->tmp) != 0) {
 			log_warn("%s: stored object %llu vanished while being sent", r->pkey,
 			    (unsigned long long)r->obj.id);
@@ -445,8 +470,15 @@ store_progress(struct req *r)
 		r->send_from += n;
 		r->send_left -= n;
 	}
-	if (r->send_left == 0)
+	if (r->send_left == 0 && r->next_part == r->parts.n) {
+		if (r->parts.n > 1) {
+			char tail[128];
+			size_t tl = range_part_tail(tail, sizeof(tail), r->boundary);
+			evbuffer_add(client_output(r->client), tail, tl);
+			r->bytes_out += tl;
+		}
 		send_end(r);
+	}
 }
 
 /*
@@ -459,7 +491,7 @@ serve_stored(struct req *r)
 {
 	struct policy_stored st;
 	struct fields f;
-	struct range_spec rs;
+	struct range_set rs;
 	char buf[128];
 	int64_t age;
 	enum range_result rr;
@@ -496,15 +528,30 @@ serve_stored(struct req *r)
 		send_end(r);
 		return;
 	}
-	if (rr == RANGE_SATISFIABLE) {
+	if (rr == RANGE_SATISFIABLE && rs.n == 1) {
 		snprintf(buf, sizeof(buf), "bytes %llu-%llu/%llu",
-		    (unsigned long long)rs.first, (unsigned long long)rs.last,
+		    (unsigned long long)rs.r[0].first, (unsigned long long)rs.r[0].last,
 		    (unsigned long long)r->obj.body_len);
 		fields_set(&f, "Content-Range", buf);
-		r->send_from = rs.first;
-		r->send_left = rs.last - rs.first + 1;
+		r->send_from = rs.r[0].first;
+		r->send_left = rs.r[0].last - rs.r[0].first + 1;
 		send_head(r, 206, NULL, &f, 11, r->hr.method == HTTP_M_HEAD,
 		    (int64_t)r->send_left);
+	} else if (rr == RANGE_SATISFIABLE) {
+		const struct field *ct = fields_get(&r->obj_fields, "Content-Type");
+		uint64_t total;
+
+		r->parts = rs;
+		r->next_part = 0;
+		r->send_left = 0;
+		snprintf(r->boundary, sizeof(r->boundary), "freshd-%016llx%08x",
+		    (unsigned long long)r->obj.id, (unsigned)r->start.tv_usec);
+		r->part_type = ct != NULL ? xstrndup(ct->value, ct->value_len) : NULL;
+		total = range_multipart_length(&rs, r->boundary, r->part_type, r->obj.body_len);
+		fields_remove(&f, "Content-Range");
+		snprintf(buf, sizeof(buf), "multipart/byteranges; boundary=%s", r->boundary);
+		fields_set(&f, "Content-Type", buf);
+		send_head(r, 206, NULL, &f, 11, r->hr.method == HTTP_M_HEAD, (int64_t)total);
 	} else {
 		send_head(r, r->obj.status, NULL, &f, 11, r->hr.method == HTTP_M_HEAD,
 		    (int64_t)r->obj.body_len);
@@ -717,17 +764,18 @@ deliver_inflight_head(struct req *r)
 	}
 	if (r->hr.method == HTTP_M_GET && h->status == 200 && h->storable &&
 	    h->body == BODY_LENGTH && !bodiless) {
-		struct range_spec rs;
+		struct range_set rs;
 		enum range_result rr = range_evaluate(&r->hr.fields, &h->fields,
 		    h->content_length, &rs);
-		if (rr == RANGE_SATISFIABLE) {
+		/* One range from the stream; several get the whole body (200). */
+		if (rr == RANGE_SATISFIABLE && rs.n == 1) {
 			char cr[96];
 			snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu",
-			    (unsigned long long)rs.first, (unsigned long long)rs.last,
+			    (unsigned long long)rs.r[0].first, (unsigned long long)rs.r[0].last,
 			    (unsigned long long)h->content_length);
 			fields_set(&h->fields, "Content-Range", cr);
-			r->send_from = rs.first;
-			r->send_left = rs.last - rs.first + 1;
+			r->send_from = rs.r[0].first;
+			r->send_left = rs.r[0].last - rs.r[0].first + 1;
 			r->ranged = true;
 			send_head(r, 206, NULL, &h->fields, h->version, false,
 			    (int64_t)r->send_left);

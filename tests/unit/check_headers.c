@@ -20,6 +20,46 @@ in_set(int c, const char *set)
 	return c != 0 && strchr(set, c) != NULL;
 }
 
+/* The store's header block: fields survive a round trip in order. */
+START_TEST(test_field_block_round_trip)
+{
+	struct fields f, g;
+	char *b;
+	size_t len;
+
+	fields_init(&f);
+	fields_init(&g);
+	fields_add_str(&f, "Content-Type", "text/plain");
+	fields_add_str(&f, "Set-Cookie", "a=1");
+	fields_add_str(&f, "Set-Cookie", "b=2");
+	fields_add_str(&f, "X-Empty", "");
+	b = fields_to_block(&f, &len);
+	ck_assert_str_eq(b, "Content-Type: text/plain\r\nSet-Cookie: a=1\r\n"
+	    "Set-Cookie: b=2\r\nX-Empty: \r\n");
+	ck_assert_uint_eq(len, strlen(b));
+	ck_assert_int_eq(fields_from_block(&g, b, len), 0);
+	ck_assert_uint_eq(g.n, 4);
+	ck_assert_str_eq(g.v[2].name, "Set-Cookie");
+	ck_assert_str_eq(g.v[2].value, "b=2");
+	ck_assert_str_eq(g.v[3].value, "");
+	free(b);
+	fields_free(&f);
+	fields_free(&g);
+}
+END_TEST
+
+START_TEST(test_field_block_rejects_line_without_colon)
+{
+	struct fields g;
+	static const char bad[] = "A: 1\r\nno colon here\r\n";
+
+	fields_init(&g);
+	ck_assert_int_eq(fields_from_block(&g, bad, sizeof(bad) - 1), -1);
+	ck_assert_uint_eq(g.n, 1);
+	fields_free(&g);
+}
+END_TEST
+
 START_TEST(test_rfc9110_5_6_2_tchar_class)
 {
 	int c;
@@ -607,6 +647,8 @@ headers_suite(void)
 	tcase_add_test(tc, test_rfc9110_5_6_7_leap_second);
 	tcase_add_test(tc, test_rfc9110_5_6_7_invalid_dates);
 	tcase_add_test(tc, test_rfc9110_5_6_7_leap_years);
+	tcase_add_test(tc, test_field_block_round_trip);
+	tcase_add_test(tc, test_field_block_rejects_line_without_colon);
 	suite_add_tcase(s, tc);
 	return s;
 }
