@@ -693,7 +693,11 @@ inflight_body_progress(struct req *r)
 	}
 }
 
-/* A failed revalidation: stale when allowed (RFC 5861 §4), else an error. */
+/*
+ * A failed revalidation: when stale-if-error allows it (RFC 5861 §4), leaves
+ * the in-flight fetch, serves the stale response and returns true (the
+ * request is over and freed); otherwise returns false and changes nothing.
+ */
 static bool
 try_stale_on_error(struct req *r, int origin_status)
 {
@@ -704,6 +708,7 @@ try_stale_on_error(struct req *r, int origin_status)
 	policy_stored_of(r, &st);
 	if (!policy_stale_if_error(&r->pcfg, &r->hr, &st, origin_status, r->now))
 		return false;
+	stop_waiting(r);
 	r->cache_status = "STALE";
 	r->cs.hit = true;
 	r->cs.fwd = POLICY_FWD_NONE;
@@ -861,10 +866,9 @@ wait_progress(struct req *r)
 		serve_stored(r);
 		return;
 	}
-	if (r->revalidating && r->ih.status >= 500 && try_stale_on_error(r, r->ih.status)) {
-		stop_waiting(r);
+	/* try_stale_on_error serves (and ends) the request when it returns true. */
+	if (r->revalidating && r->ih.status >= 500 && try_stale_on_error(r, r->ih.status))
 		return;
-	}
 	deliver_inflight_head(r);
 }
 

@@ -11,7 +11,6 @@ harness.wait_cached (an only-if-cached request, never forwarded).
 """
 
 import email.utils
-import json
 import time
 
 import harness as H

@@ -8,6 +8,9 @@ Responses live max-age=1; freshness is counted in whole seconds, so 1.2 s
 after the response it is stale for sure. The origin's later behaviour for a
 URL (slower, failing) is set with an origin rule (harness.Origin.rule), since
 the URL, the cache key, must stay the same.
+
+Only-if-cached probes (harness.wait_cached) are not used here: a max-age=1
+response may turn stale between two probes, and then they never succeed.
 """
 
 import email.utils
@@ -189,7 +192,6 @@ def test_stale_if_error_origin_down(env):
                               hdr="Cache-Control: max-age=1, stale-if-error=60")
         r = H.get(f.port, target)
         check(r.status == 200, "miss: %r" % r)
-        check(H.wait_cached(f.port, target) is not None, "not stored")
         o.stop()
         time.sleep(STALE_WAIT)
         r, lat = timed_get(f.port, target)
@@ -213,13 +215,15 @@ def test_must_revalidate_never_stale(env):
         tdown = "/mr?" + qs(size=1000, m=mdown, hdr=cc)
         check(H.get(env.freshd.port, t500).status == 200, "miss")
         check(H.get(f.port, tdown).status == 200, "miss")
-        check(H.wait_cached(f.port, tdown) is not None, "not stored")
         env.origin.rule(m500, qs(status=503, size=10))
         o.stop()
         time.sleep(STALE_WAIT)
         r = H.get(env.freshd.port, t500)
         check(r.status == 503 and r.body == pattern(10),
               "must-revalidate, origin answering 503: client got %r, expected the 503" % r)
+        check(cs_of(r).get("fwd") == "stale",
+              "Cache-Status %r: expected fwd=stale (a stored response was revalidated)" %
+              r.header("Cache-Status"))
         r = H.get(f.port, tdown)
         check(r.status == 504,
               "must-revalidate, origin down: client got %r, expected 504" % r)
