@@ -8,7 +8,9 @@
  *     the whole head must arrive within header-timeout, else 408 and close
  *     (a new connection that sent nothing is closed silently);
  *   - linger: after our FIN, discard what the client still sends for
- *     LINGER_MS, then close.
+ *     LINGER_MS, and longer (up to send-timeout) while the kernel still
+ *     holds unsent response bytes: closing a socket with a full send queue
+ *     toward a slow reader lets the kernel drop the tail.
  * The bufferevent's write timeout (send-timeout) catches a client that stops
  * reading; its read timeout (idle-timeout) catches a stalled request body.
  *
@@ -21,6 +23,8 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -39,6 +43,7 @@
 #define CLIENT_HIGH_MARK	(256u * 1024u)
 #define CLIENT_LOW_MARK		(64u * 1024u)
 #define LINGER_MS		2000u
+#define LINGER_TICK_MS		200u
 
 static void parse_head(struct client *c);
 static void pump_body(struct client *c);
@@ -88,11 +93,24 @@ linger(struct client *c)
 	evutil_socket_t fd = bufferevent_getfd(c->bev);
 
 	c->state = CLIENT_LINGER;
+	c->linger_ticks = 0;
 	if (fd >= 0)
 		shutdown(fd, SHUT_WR);
 	bufferevent_set_timeouts(c->bev, NULL, NULL);
 	bufferevent_enable(c->bev, EV_READ);
-	arm_timer(c, LINGER_MS);
+	arm_timer(c, LINGER_TICK_MS);
+}
+
+/* Bytes the kernel has not yet sent on the connection (0 when unknown). */
+static int
+unsent_bytes(const struct client *c)
+{
+	evutil_socket_t fd = bufferevent_getfd(c->bev);
+	int n = 0;
+
+	if (fd < 0 || ioctl(fd, SIOCOUTQ, &n) != 0)
+		return 0;
+	return n;
 }
 
 /* Flushes what is queued, then lingers (see the file comment). */
@@ -125,10 +143,14 @@ enter_head(struct client *c)
 	c->body = BODY_NONE;
 	bufferevent_setwatermark(c->bev, EV_WRITE, CLIENT_LOW_MARK, 0);
 	bufferevent_enable(c->bev, EV_READ);
-	if (c->requests == 0)
+	/* A new connection has header-timeout for its whole first head (not
+	 * re-armed at its first byte). */
+	if (c->requests == 0) {
+		c->head_timer = true;
 		arm_timer(c, cfg(c)->header_timeout_ms);
-	else
+	} else {
 		arm_timer(c, cfg(c)->idle_timeout_ms);
+	}
 }
 
 static void
@@ -160,9 +182,24 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 			client_send_error(c, 408, true, false);
 			return;
 		}
-		client_free(c);
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0 ||
+		    unsent_bytes(c) > 0) {
+			/* Not idle: the last response is still being sent (the
+			 * write timeout watches that). */
+			arm_timer(c, cfg(c)->idle_timeout_ms);
+			return;
+		}
+		/* Idle: close, but let the kernel deliver what it still holds. */
+		linger(c);
 		return;
 	case CLIENT_LINGER:
+		c->linger_ticks++;
+		if ((unsent_bytes(c) > 0 &&
+		    c->linger_ticks * LINGER_TICK_MS < cfg(c)->send_timeout_ms) ||
+		    c->linger_ticks * LINGER_TICK_MS < LINGER_MS) {
+			arm_timer(c, LINGER_TICK_MS);
+			return;
+		}
 		client_free(c);
 		return;
 	case CLIENT_REQUEST:
@@ -225,6 +262,15 @@ eventcb(struct bufferevent *bev, short what, void *arg)
 	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING) &&
 	    c->state == CLIENT_CLOSING) {
 		/* The client half-closed; keep flushing our response. */
+		bufferevent_disable(bev, EV_READ);
+		return;
+	}
+	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING) &&
+	    c->state == CLIENT_HEAD &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+		/* The client half-closed after its last request: finish sending
+		 * the response, then close. */
+		start_closing(c);
 		bufferevent_disable(bev, EV_READ);
 		return;
 	}
@@ -526,7 +572,8 @@ client_close_if_idle(struct client *c)
 {
 	CHECK_OBJ(c, CLIENT_MAGIC);
 	if (c->state == CLIENT_HEAD &&
-	    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0 &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		client_free(c);
 }
 

@@ -49,6 +49,7 @@ struct client {
 	struct req		*req;
 	uint64_t		requests;	/* requests started on this connection */
 	bool			head_timer;	/* the header timeout (not idle) is armed */
+	unsigned		linger_ticks;	/* LINGER: timer ticks so far */
 	/* request body decoding */
 	enum http_body		body;
 	uint64_t		body_remaining;	/* BODY_LENGTH */

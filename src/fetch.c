@@ -68,6 +68,8 @@ struct fetch {
 	struct http1_chunked	chunked;
 	bool			paused;
 	bool			eof;		/* the origin closed (seen while paused) */
+	bool			conn_error;	/* ...with an error (reset): never a clean end */
+	struct config_ref	*cfg;		/* keeps backend alive across a reload */
 	int			busy;
 	bool			dead;
 	int			fail_status;
@@ -93,6 +95,7 @@ fetch_free(struct fetch *f)
 		evbuffer_free(f->retry);
 	event_free(f->fail_ev);
 	free(f->head);
+	worker_config_release(f->cfg);
 	FREE_OBJ(f);
 }
 
@@ -210,6 +213,7 @@ upstream_eventcb(struct bufferevent *bev, short what, void *arg)
 				fail(f, 502, "upstream closed the connection without a response");
 		} else {
 			f->eof = true;
+			f->conn_error = (what & BEV_EVENT_ERROR) != 0;
 			if (!f->paused)
 				process_input(f);
 		}
@@ -379,8 +383,10 @@ read_body(struct fetch *f, struct evbuffer *in)
 			if (f->dead)
 				return false;
 		}
+		/* A close-delimited body ends cleanly only with a clean close: a
+		 * reset means the rest is missing (RFC 9112 §8). */
 		if (f->eof)
-			finish(f, FETCH_COMPLETE);
+			finish(f, f->conn_error ? FETCH_TRUNCATED : FETCH_COMPLETE);
 		return false;
 	case BODY_NONE:
 		break;
@@ -429,9 +435,13 @@ on_conn(void *arg, struct upstream_conn *conn, enum upstream_error err)
 	out = bufferevent_get_output(bev);
 	bufferevent_setcb(bev, upstream_readcb, upstream_writecb, upstream_eventcb, f);
 	bufferevent_setwatermark(bev, EV_WRITE, BODY_LOW_MARK, 0);
+	/*
+	 * The first-byte timeout runs from the end of the request: while the
+	 * body uploads, only the write timeout (origin not reading) applies.
+	 */
 	rtv = ms_tv(f->backend->first_byte_timeout_ms);
 	wtv = ms_tv(f->backend->read_timeout_ms);
-	bufferevent_set_timeouts(bev, &rtv, &wtv);
+	bufferevent_set_timeouts(bev, f->body_done ? &rtv : NULL, &wtv);
 	evbuffer_add(out, f->head, f->head_len);
 	if (f->retried && f->retry != NULL)
 		evbuffer_add_buffer(out, f->retry);
@@ -451,6 +461,8 @@ fetch_start(struct worker *w, const struct cfg_backend *b,
 	f->magic = FETCH_MAGIC;
 	f->worker = w;
 	f->backend = b;
+	f->cfg = req->cfg;
+	worker_config_hold(f->cfg);
 	f->sink = sink;
 	f->arg = arg;
 	f->method = req->method;
@@ -553,6 +565,11 @@ fetch_body_end(struct fetch *f)
 	if (f->req_body == BODY_CHUNKED) {
 		keep_for_retry(f, "0\r\n\r\n", 5);
 		evbuffer_add(body_dest(f), "0\r\n\r\n", 5);
+	}
+	if (f->conn != NULL && f->state == ST_EXCHANGE && !f->have_resp) {
+		struct timeval rtv = ms_tv(f->backend->first_byte_timeout_ms);
+		struct timeval wtv = ms_tv(f->backend->read_timeout_ms);
+		bufferevent_set_timeouts(f->conn->bev, &rtv, &wtv);
 	}
 }
 

@@ -28,6 +28,7 @@
 
 struct worker;
 struct cfg_backend;
+struct config_ref;
 struct evbuffer;
 struct fetch;
 
@@ -49,6 +50,7 @@ struct fetch_sink {
 };
 
 struct fetch_request {
+	struct config_ref	*cfg;		/* the config backend belongs to (held) */
 	const char		*method_name;
 	enum http_method	method;
 	const char		*target;

@@ -33,6 +33,8 @@
  * still finds it (joins the finished object instead of fetching again).
  */
 #define INFLIGHT_RETAIN	(1024u * 1024u)
+/* Pieces are gathered into blocks of at least this size. */
+#define BLOCK_MIN	(16u * 1024u)
 
 enum inf_state {
 	S_WAIT = 0,	/* no response head yet */
@@ -52,6 +54,7 @@ struct inflight {
 	char			*key;		/* NULL when not collapsible */
 	bool			in_table;	/* shared */
 	LIST_ENTRY(inflight)	table_link;
+	LIST_ENTRY(inflight)	all_link;	/* every live object (shutdown) */
 
 	/* owner side */
 	struct worker		*owner;
@@ -69,6 +72,8 @@ struct inflight {
 	bool			revalidate;
 	bool			background;	/* runs without waiters (see inflight_join) */
 	uint64_t		stored_id;
+	int			stored_status;
+	char			*hfm_key;
 	struct fields		stored_fields;
 
 	/* shared */
@@ -84,6 +89,7 @@ struct inflight {
 	size_t			nblocks;
 	size_t			cap;
 	size_t			first;		/* blocks before it are freed */
+	uint64_t		first_off;	/* body offset of blocks[first] */
 	uint64_t		total;		/* body bytes received */
 	TAILQ_HEAD(, inflight_waiter) waiters;
 };
@@ -95,6 +101,7 @@ struct hfm_entry {
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static LIST_HEAD(, inflight) table = LIST_HEAD_INITIALIZER(table);
+static LIST_HEAD(, inflight) all = LIST_HEAD_INITIALIZER(all);
 static struct hfm_entry hfm[HFM_MAX];
 static size_t nhfm;
 
@@ -192,7 +199,7 @@ servable_to(const struct inflight *inf, const struct fields *req_fields)
 	req.method = HTTP_M_GET;
 	req.version = 11;
 	req.fields = *req_fields;
-	st.status = inf->head.not_modified ? 200 : inf->head.status;
+	st.status = inf->head.not_modified ? inf->stored_status : inf->head.status;
 	st.fields = &inf->head.fields;
 	st.request_time = inf->head.request_time;
 	st.response_time = inf->head.response_time;
@@ -227,6 +234,9 @@ inflight_free(struct inflight *inf)
 	CHECK_OBJ(inf, INFLIGHT_MAGIC);
 	ASSERT(inf->refs == 0);
 	AZ(inf->owner_ev);
+	pthread_mutex_lock(&lock);
+	LIST_REMOVE(inf, all_link);
+	pthread_mutex_unlock(&lock);
 	for (i = inf->first; i < inf->nblocks; i++)
 		free(inf->blocks[i].data);
 	free(inf->blocks);
@@ -234,6 +244,7 @@ inflight_free(struct inflight *inf)
 	fields_free(&inf->req_fields);
 	fields_free(&inf->stored_fields);
 	free(inf->key);
+	free(inf->hfm_key);
 	free(inf->pkey);
 	free(inf->vary_names);
 	free(inf->owner_skey);
@@ -260,19 +271,13 @@ free_taken(struct inflight *inf)
 {
 	struct inflight_waiter *wt;
 	uint64_t need = min_offset(inf);
-	uint64_t off = 0;
-	size_t i;
+	uint64_t off;
 
 	if (inf->first >= inf->nblocks)
 		return;
 	if (inf->joinable && inf->total <= INFLIGHT_RETAIN)
 		return;
-	{
-		uint64_t live = 0;
-		for (i = inf->first; i < inf->nblocks; i++)
-			live += inf->blocks[i].len;
-		off = inf->total - live;
-	}
+	off = inf->first_off;
 	while (inf->first < inf->nblocks &&
 	    off + inf->blocks[inf->first].len <= need) {
 		off += inf->blocks[inf->first].len;
@@ -282,11 +287,20 @@ free_taken(struct inflight *inf)
 		/* A late request could not get the start of the body any more. */
 		inf->joinable = false;
 	}
+	inf->first_off = off;
 	if (inf->first > 1024 && inf->first * 2 > inf->nblocks) {
 		memmove(inf->blocks, inf->blocks + inf->first,
 		    (inf->nblocks - inf->first) * sizeof(*inf->blocks));
-		TAILQ_FOREACH(wt, &inf->waiters, link)
-			wt->blk = wt->blk >= inf->first ? wt->blk - inf->first : 0;
+		TAILQ_FOREACH(wt, &inf->waiters, link) {
+			if (wt->blk >= inf->first) {
+				wt->blk -= inf->first;
+			} else {
+				/* It took all of the freed blocks: it is at the
+				 * start of blocks[first]. */
+				wt->blk = 0;
+				wt->blk_off = 0;
+			}
+		}
 		inf->nblocks -= inf->first;
 		inf->first = 0;
 	}
@@ -398,6 +412,8 @@ inflight_join(const struct inflight_params *p, struct inflight_waiter *wt)
 		fields_init(&inf->stored_fields);
 	inf->revalidate = p->revalidate;
 	inf->stored_id = p->stored_id;
+	inf->stored_status = p->stored_status;
+	inf->hfm_key = p->hfm_key ? xstrdup(p->hfm_key) : NULL;
 	inf->head.request_time = p->request_time;
 	fields_init(&inf->head.fields);
 	inf->joinable = p->key != NULL;
@@ -413,6 +429,7 @@ inflight_join(const struct inflight_params *p, struct inflight_waiter *wt)
 	}
 	inf->owner_ev = event_new(p->worker->base, -1, 0, owner_cb, inf);
 	AN(inf->owner_ev);
+	LIST_INSERT_HEAD(&all, inf, all_link);
 	pthread_mutex_unlock(&lock);
 
 	/* fetch_start never calls back before it returns (fetch.h). */
@@ -459,7 +476,7 @@ on_head(void *arg, struct http_response *resp)
 			    now, &merged);
 			block = fields_to_block(&merged, &len);
 			memset(&meta, 0, sizeof(meta));
-			meta.status = 200;
+			meta.status = inf->stored_status;
 			meta.request_time = inf->head.request_time;
 			meta.response_time = now;
 			meta.headers = block;
@@ -528,8 +545,8 @@ on_head(void *arg, struct http_response *resp)
 		if (!same_variant(inf, wt->req_fields) || !servable_to(inf, wt->req_fields))
 			wt->released = true;
 	}
-	if (inf->key != NULL)
-		hfm_set(inf->key, !inf->shareable);
+	if (inf->hfm_key != NULL)
+		hfm_set(inf->hfm_key, !inf->shareable);
 	if (!inf->shareable)
 		table_remove(inf);
 	wake_all(inf);
@@ -554,11 +571,23 @@ on_body(void *arg, struct evbuffer *src, size_t n)
 		inf->sw = NULL;
 	}
 	pthread_mutex_lock(&lock);
-	if (inf->nblocks == inf->cap) {
-		inf->cap = inf->cap ? inf->cap * 2 : 16;
-		inf->blocks = xrealloc(inf->blocks, inf->cap * sizeof(*inf->blocks));
+	if (inf->nblocks > inf->first &&
+	    inf->blocks[inf->nblocks - 1].len + n <= BLOCK_MIN) {
+		/* Small pieces (a trickling origin) grow the last block rather
+		 * than the block list; waiters index blocks, not pointers. */
+		struct block *last = &inf->blocks[inf->nblocks - 1];
+
+		last->data = xrealloc(last->data, last->len + n);
+		memcpy(last->data + last->len, b.data, n);
+		last->len += n;
+		free(b.data);
+	} else {
+		if (inf->nblocks == inf->cap) {
+			inf->cap = inf->cap ? inf->cap * 2 : 16;
+			inf->blocks = xrealloc(inf->blocks, inf->cap * sizeof(*inf->blocks));
+		}
+		inf->blocks[inf->nblocks++] = b;
 	}
-	inf->blocks[inf->nblocks++] = b;
 	inf->total += n;
 	free_taken(inf);
 	if (!inf->paused && inf->total - min_offset(inf) > INFLIGHT_MAX_LAG) {
@@ -708,8 +737,18 @@ inflight_take_body(struct inflight_waiter *wt, struct evbuffer *out, size_t max,
 	pthread_mutex_lock(&lock);
 	while (taken < max && wt->blk < inf->nblocks) {
 		struct block *b = &inf->blocks[wt->blk];
-		size_t k = b->len - wt->blk_off;
+		size_t k;
 
+		if (wt->blk_off == b->len) {
+			/* The last block may still grow (on_body): move on only
+			 * when there is a next one. */
+			if (wt->blk + 1 >= inf->nblocks)
+				break;
+			wt->blk++;
+			wt->blk_off = 0;
+			continue;
+		}
+		k = b->len - wt->blk_off;
 		ASSERT(b->data != NULL);
 		if (k > max - taken)
 			k = max - taken;
@@ -717,10 +756,6 @@ inflight_take_body(struct inflight_waiter *wt, struct evbuffer *out, size_t max,
 		taken += k;
 		wt->offset += k;
 		wt->blk_off += k;
-		if (wt->blk_off == b->len) {
-			wt->blk++;
-			wt->blk_off = 0;
-		}
 	}
 	if (inf->state == S_DONE && wt->offset == inf->total)
 		end = inf->truncated ? INFLIGHT_TRUNCATED : INFLIGHT_COMPLETE;
@@ -755,4 +790,41 @@ inflight_leave(struct inflight_waiter *wt)
 	wt->inf = NULL;
 	if (free_it)
 		inflight_free(inf);
+}
+
+void
+inflight_shutdown(void)
+{
+	struct inflight *inf;
+	struct fetch *f;
+	bool free_it;
+
+	pthread_mutex_lock(&lock);
+	for (;;) {
+		/* Rescan after each unlock: the store writer may free objects
+		 * that wait for a commit meanwhile. */
+		LIST_FOREACH(inf, &all, all_link)
+			if (inf->owner_ev != NULL)
+				break;
+		if (inf == NULL)
+			break;
+		f = inf->fetch;
+		if (inf->sw != NULL) {
+			store_write_abort(inf->sw);
+			inf->sw = NULL;
+		}
+		inf->state = S_FAILED;
+		owner_side_end(inf);
+		free_it = inf->refs == 0;
+		pthread_mutex_unlock(&lock);
+		if (f != NULL)
+			fetch_abort(f);
+		if (free_it)
+			inflight_free(inf);
+		pthread_mutex_lock(&lock);
+	}
+	pthread_mutex_unlock(&lock);
+	for (size_t i = 0; i < nhfm; i++)
+		free(hfm[i].key);
+	nhfm = 0;
 }

@@ -63,6 +63,8 @@ struct inflight_waiter {
 /* What starting a fetch needs; every pointer is read during the call only. */
 struct inflight_params {
 	const char			*key;		/* collapsing key; NULL: do not collapse */
+	const char			*hfm_key;	/* hit-for-miss memory key (even when
+							   not collapsing); NULL: none */
 	const char			*pkey;		/* primary key for the store */
 	const char			*skey_vary;	/* for a revalidation: the stored Vary names */
 	enum http_method		method;
@@ -73,6 +75,7 @@ struct inflight_params {
 	/* Revalidation of a stored object (conditional request). */
 	bool				revalidate;
 	uint64_t			stored_id;
+	int				stored_status;
 	const struct fields		*stored_fields;
 	time_t				request_time;
 };
@@ -134,5 +137,13 @@ enum inflight_end inflight_take_body(struct inflight_waiter *wt,
 
 /* Stops waiting (done, or the client left). wt may be reused afterwards. */
 void inflight_leave(struct inflight_waiter *wt);
+
+/*
+ * At exit, once every worker thread has stopped and every client is gone
+ * (their event bases still exist): aborts the fetches still running
+ * (background refreshes, store fills) and frees what nobody holds. Objects
+ * waiting for a store commit are freed by the commit, when the store closes.
+ */
+void inflight_shutdown(void);
 
 #endif

@@ -296,6 +296,7 @@ static void
 fill_fetch_request(struct req *r, struct fetch_request *fr)
 {
 	memset(fr, 0, sizeof(*fr));
+	fr->cfg = r->client->cfg;
 	fr->method_name = r->hr.method_name;
 	fr->method = r->hr.method;
 	fr->target = r->hr.form == TARGET_ASTERISK ? "*" : r->hr.path;
@@ -321,6 +322,9 @@ send_head(struct req *r, int status, const char *reason, struct fields *f,
 	r->step = REQ_DELIVER;
 	r->status = status;
 	fields_strip_hop_by_hop(f, false);
+	/* RFC 9110 §6.6.1: an origin without a clock is no excuse. */
+	if (fields_get(f, "Date") == NULL)
+		fields_add_str(f, "Date", http_date_format(time(NULL), buf, sizeof(buf)));
 	snprintf(buf, sizeof(buf), "1.%d %s", version == 10 ? 0 : 1, via_name(r));
 	append_to_list(f, "Via", buf);
 	if (cache_get() != NULL) {
@@ -553,7 +557,8 @@ serve_stored(struct req *r)
 		fields_set(&f, "Content-Type", buf);
 		send_head(r, 206, NULL, &f, 11, r->hr.method == HTTP_M_HEAD, (int64_t)total);
 	} else {
-		send_head(r, r->obj.status, NULL, &f, 11, r->hr.method == HTTP_M_HEAD,
+		send_head(r, r->obj.status, NULL, &f, 11, r->hr.method == HTTP_M_HEAD ||
+		    r->obj.status == 204 || r->obj.status == 304 || r->obj.status < 200,
 		    (int64_t)r->obj.body_len);
 	}
 	fields_free(&f);
@@ -627,6 +632,8 @@ start_wait(struct req *r, bool collapse)
 	p.fetch = &fr;
 	p.revalidate = r->revalidating;
 	p.stored_id = r->have_obj ? r->obj.id : 0;
+	p.stored_status = r->have_obj ? r->obj.status : 0;
+	p.hfm_key = r->hr.method == HTTP_M_GET && !r->revalidating ? r->pkey : NULL;
 	p.stored_fields = r->have_obj ? &r->obj_fields : NULL;
 	p.request_time = r->now;
 	if (r->wake_ev == NULL) {
@@ -971,6 +978,7 @@ do_lookup(struct req *r)
 		p.fetch = &fr;
 		p.revalidate = true;
 		p.stored_id = r->obj.id;
+		p.stored_status = r->obj.status;
 		p.stored_fields = &r->obj_fields;
 		p.request_time = r->now;
 		fr.method_name = "GET";

@@ -71,6 +71,7 @@ struct upstream_pools {
 };
 
 static void try_next_server(struct upstream_wait *wait);
+static void serve_waiter(struct upstream_server *s);
 
 static uint64_t
 now_ms(struct worker *w)
@@ -230,6 +231,10 @@ pick_server(struct upstream_pools *p, const struct cfg_backend *b)
 static void
 complete(struct upstream_wait *wait, struct upstream_conn *c, enum upstream_error err)
 {
+	if (wait->queue_timer != NULL) {
+		event_free(wait->queue_timer);
+		wait->queue_timer = NULL;
+	}
 	wait->server = NULL;
 	wait->connecting = NULL;
 	wait->queued = false;
@@ -284,6 +289,8 @@ connect_eventcb(struct bufferevent *bev, short what, void *arg)
 	}
 	conn_close(c);
 	wait->connecting = NULL;
+	/* The slot this connection held goes to the next queued acquisition. */
+	serve_waiter(s);
 	if (what & BEV_EVENT_TIMEOUT) {
 		log_warn("upstream %s: connect timed out", s->name);
 		complete(wait, NULL, UPSTREAM_TIMEOUT);
@@ -316,10 +323,23 @@ start_connect(struct upstream_wait *wait, struct upstream_server *s)
 		/* Immediate failure (e.g. no route); the event callback is not called. */
 		conn_close(c);
 		wait->connecting = NULL;
+		serve_waiter(s);
 		log_warn("upstream %s: connect failed at once", s->name);
 		s->down_until_ms = now_ms(wait->worker) + DOWN_MS;
 		try_next_server(wait);
 	}
+}
+
+static void
+queue_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream_wait *wait = arg;
+
+	log_warn("upstream %s: no connection free within the connect timeout (pool-max)",
+	    wait->server->name);
+	TAILQ_REMOVE(&wait->server->waiting, wait, link);
+	wait->queued = false;
+	complete(wait, NULL, UPSTREAM_TIMEOUT);
 }
 
 static void
@@ -357,10 +377,16 @@ try_next_server(struct upstream_wait *wait)
 		return;
 	}
 	if (b->pool_max != 0 && s->nopen >= b->pool_max) {
-		/* Wait for a slot: upstream_release hands it over. */
+		/* Wait for a slot (upstream_release hands it over), but no longer
+		 * than a connect may take: then 504. */
+		struct timeval tv = ms_to_tv(b->connect_timeout_ms);
+
 		wait->server = s;
 		wait->queued = true;
 		TAILQ_INSERT_TAIL(&s->waiting, wait, link);
+		wait->queue_timer = evtimer_new(wait->worker->base, queue_timeout_cb, wait);
+		AN(wait->queue_timer);
+		evtimer_add(wait->queue_timer, &tv);
 		return;
 	}
 	start_connect(wait, s);
@@ -382,13 +408,20 @@ upstream_acquire(struct upstream_wait *wait, struct worker *w,
 void
 upstream_cancel(struct upstream_wait *wait)
 {
+	struct upstream_server *s = wait->server;
+
+	if (wait->queue_timer != NULL) {
+		event_free(wait->queue_timer);
+		wait->queue_timer = NULL;
+	}
 	if (wait->queued) {
-		TAILQ_REMOVE(&wait->server->waiting, wait, link);
+		TAILQ_REMOVE(&s->waiting, wait, link);
 		wait->queued = false;
 	}
 	if (wait->connecting != NULL) {
 		conn_close(wait->connecting);
 		wait->connecting = NULL;
+		serve_waiter(s);
 	}
 	wait->server = NULL;
 }
@@ -404,6 +437,10 @@ serve_waiter(struct upstream_server *s)
 		return;
 	TAILQ_REMOVE(&s->waiting, wait, link);
 	wait->queued = false;
+	if (wait->queue_timer != NULL) {
+		event_free(wait->queue_timer);
+		wait->queue_timer = NULL;
+	}
 	if (!wait->fresh_only && (c = LIST_FIRST(&s->idle)) != NULL) {
 		LIST_REMOVE(c, idle_link);
 		s->nidle--;

@@ -17,6 +17,7 @@ struct worker;
 struct cfg_backend;
 struct bufferevent;
 struct upstream_server;
+struct event;
 
 enum upstream_error {
 	UPSTREAM_OK = 0,
@@ -49,6 +50,7 @@ struct upstream_wait {
 	bool				queued;
 	struct upstream_server		*server;	/* while connecting or queued */
 	struct upstream_conn		*connecting;
+	struct event			*queue_timer;	/* bounds the wait for a pool slot */
 	TAILQ_ENTRY(upstream_wait)	link;
 };
 

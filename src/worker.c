@@ -27,6 +27,7 @@
 
 #include "client.h"
 #include "config.h"
+#include "inflight.h"
 #include "log.h"
 #include "upstream.h"
 #include "util.h"
@@ -59,6 +60,13 @@ worker_config_release(struct config_ref *r)
 		config_free(r->cfg);
 		free(r);
 	}
+}
+
+void
+worker_config_hold(struct config_ref *r)
+{
+	AN(r);
+	atomic_fetch_add(&r->refs, 1);
 }
 
 void
@@ -243,8 +251,6 @@ worker_free(struct worker *w)
 
 	if (w == NULL)
 		return;
-	while (!LIST_EMPTY(&w->clients))
-		client_destroy(LIST_FIRST(&w->clients));
 	for (i = 0; i < w->nlisteners; i++)
 		if (w->listeners[i] != NULL)
 			evconnlistener_free(w->listeners[i]);
@@ -315,6 +321,15 @@ workers_stop(unsigned grace_ms)
 		event_active(workers[i]->stop_ev, EV_TIMEOUT, 0);
 	for (i = 0; i < nworkers; i++)
 		pthread_join(workers[i]->thread, NULL);
+	/*
+	 * Three passes, because objects of one worker reach into another's
+	 * event base (a waiter wakes the fetch's owner): clients everywhere,
+	 * then the fetches nobody waits for, then the bases.
+	 */
+	for (i = 0; i < nworkers; i++)
+		while (!LIST_EMPTY(&workers[i]->clients))
+			client_destroy(LIST_FIRST(&workers[i]->clients));
+	inflight_shutdown();
 	for (i = 0; i < nworkers; i++)
 		worker_free(workers[i]);
 	free(workers);

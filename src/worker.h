@@ -62,6 +62,8 @@ struct worker {
 /* The config currently published, with a reference the caller must release. */
 struct config_ref *worker_config_acquire(void);
 void worker_config_release(struct config_ref *r);
+/* Takes one more reference on r (something that outlives its owner uses it). */
+void worker_config_hold(struct config_ref *r);
 /* Publishes c (ownership passes to the worker module); NULL at exit. */
 void worker_config_publish(struct config *c);
 
