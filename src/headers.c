@@ -58,20 +58,23 @@ const uint8_t headers_ctype[256] = {
  * RFC 9110 §7.6.1 hop-by-hop fields, plus the proxy authentication fields
  * (RFC 9110 §11.7.1-2: consumed by the proxy they are addressed to).
  */
+#define HOP(name, proxy_auth)	{ name, sizeof(name) - 1, proxy_auth }
 static const struct {
 	const char	*name;
+	size_t		len;
 	bool		proxy_auth;
 } hop_by_hop[] = {
-	{ "Connection",			false },
-	{ "Keep-Alive",			false },
-	{ "Proxy-Connection",		false },
-	{ "TE",				false },
-	{ "Trailer",			false },
-	{ "Transfer-Encoding",		false },
-	{ "Upgrade",			false },
-	{ "Proxy-Authorization",	true },
-	{ "Proxy-Authenticate",		true },
+	HOP("Connection",		false),
+	HOP("Keep-Alive",		false),
+	HOP("Proxy-Connection",		false),
+	HOP("TE",			false),
+	HOP("Trailer",			false),
+	HOP("Transfer-Encoding",	false),
+	HOP("Upgrade",			false),
+	HOP("Proxy-Authorization",	true),
+	HOP("Proxy-Authenticate",	true),
 };
+#undef HOP
 
 static inline unsigned char
 lower(unsigned char c)
@@ -220,9 +223,13 @@ fields_copy(struct fields *dst, const struct fields *src)
 	dst->n = src->n;
 }
 
+/* Hot: every field lookup. The first byte rejects most names cheaply. */
 static inline bool
 name_is(const struct field *fl, const char *name)
 {
+	if (fl->name_len == 0 || lower((unsigned char)fl->name[0]) !=
+	    lower((unsigned char)name[0]))
+		return false;
 	return str_ieq(fl->name, fl->name_len, name);
 }
 
@@ -379,7 +386,7 @@ hop_lookup(const char *name, size_t len, bool *proxy_auth)
 	size_t i;
 
 	for (i = 0; i < ARRAY_LEN(hop_by_hop); i++) {
-		if (str_ieq(name, len, hop_by_hop[i].name)) {
+		if (len == hop_by_hop[i].len && mem_ieq(name, hop_by_hop[i].name, len)) {
 			*proxy_auth = hop_by_hop[i].proxy_auth;
 			return true;
 		}
@@ -725,6 +732,40 @@ fields_from_block(struct fields *f, const char *block, size_t len)
 		while (v < line_end && (*v == ' ' || *v == '\t'))
 			v++;
 		fields_add(f, p, (size_t)(colon - p), v, (size_t)(line_end - v));
+		p = eol + 1;
+	}
+	return 0;
+}
+
+int
+fields_from_block_ref(struct fields *f, char *block, size_t len)
+{
+	char *p = block, *end = block + len;
+
+	while (p < end) {
+		char *eol = memchr(p, '\n', (size_t)(end - p));
+		char *line_end, *colon, *v;
+
+		if (eol == NULL)
+			eol = end;
+		line_end = eol;
+		if (line_end > p && line_end[-1] == '\r')
+			line_end--;
+		if (line_end == p) {
+			p = eol + 1;
+			continue;
+		}
+		colon = memchr(p, ':', (size_t)(line_end - p));
+		if (colon == NULL || colon == p)
+			return -1;
+		v = colon + 1;
+		while (v < line_end && (*v == ' ' || *v == '\t'))
+			v++;
+		if (line_end == end)
+			return -1;	/* no room for the value's NUL */
+		*colon = '\0';
+		*line_end = '\0';
+		fields_add_ref(f, p, (size_t)(colon - p), v, (size_t)(line_end - v));
 		p = eol + 1;
 	}
 	return 0;

@@ -110,6 +110,11 @@ bool is_field_value(const char *s, size_t len);
  */
 char *fields_to_block(const struct fields *f, size_t *len);
 int fields_from_block(struct fields *f, const char *block, size_t len);
+/*
+ * Like fields_from_block, without copying: the fields point into block,
+ * which is edited in place (NULs after names and values) and must outlive f.
+ */
+int fields_from_block_ref(struct fields *f, char *block, size_t len);
 
 /*
  * Hop-by-hop fields that a proxy never forwards (RFC 9110 §7.6.1):

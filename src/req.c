@@ -145,6 +145,38 @@ via_name(const struct req *r)
 	return conf->via_name ? conf->via_name : "freshd";
 }
 
+/* Decimal digits of v into buf (at least 21 bytes); returns buf. Hot path. */
+static char *
+dec(uint64_t v, char *buf)
+{
+	char tmp[21];
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	for (i = 0; i < n; i++)
+		buf[i] = tmp[n - 1 - i];
+	buf[n] = '\0';
+	return buf;
+}
+
+/* "1.x NAME" for Via (RFC 9110 §7.6.3) into buf (at least 300 bytes). */
+static const char *
+via_value(const struct req *r, int version, char *buf)
+{
+	const char *name = via_name(r);
+	size_t n = strlen(name);
+
+	if (n > 290)
+		n = 290;
+	memcpy(buf, version == 10 ? "1.0 " : "1.1 ", 4);
+	memcpy(buf + 4, name, n);
+	buf[4 + n] = '\0';
+	return buf;
+}
+
 static void
 stop_waiting(struct req *r)
 {
@@ -265,8 +297,7 @@ build_upstream_fields(struct req *r)
 		break;
 	}
 	/* RFC 9110 §7.6.3: the protocol version the request was received with. */
-	snprintf(buf, sizeof(buf), "1.%d %s", r->hr.version == 10 ? 0 : 1, via_name(r));
-	append_to_list(&r->up_fields, "Via", buf);
+	append_to_list(&r->up_fields, "Via", via_value(r, r->hr.version, buf));
 	if (cache_get() != NULL && cache_get()->policy.surrogate_control) {
 		/* Edge Architecture §2: announce ourselves as a surrogate. */
 		snprintf(buf, sizeof(buf), "%s=\"Surrogate/1.0\"",
@@ -325,8 +356,7 @@ send_head(struct req *r, int status, const char *reason, struct fields *f,
 	/* RFC 9110 §6.6.1: an origin without a clock is no excuse. */
 	if (fields_get(f, "Date") == NULL)
 		fields_add_str(f, "Date", http_date_format(time(NULL), buf, sizeof(buf)));
-	snprintf(buf, sizeof(buf), "1.%d %s", version == 10 ? 0 : 1, via_name(r));
-	append_to_list(f, "Via", buf);
+	append_to_list(f, "Via", via_value(r, version, buf));
 	if (cache_get() != NULL) {
 		/* Surrogate-Control is for surrogates: it ends here (Edge Arch. §3). */
 		if (cache_get()->policy.surrogate_control)
@@ -342,8 +372,7 @@ send_head(struct req *r, int status, const char *reason, struct fields *f,
 			fields_remove(f, "Content-Length");
 	} else if (body_len >= 0) {
 		r->framing = OUT_LENGTH;
-		snprintf(buf, sizeof(buf), "%lld", (long long)body_len);
-		fields_set(f, "Content-Length", buf);
+		fields_set(f, "Content-Length", dec((uint64_t)body_len, buf));
 	} else {
 		fields_remove(f, "Content-Length");
 		if (r->hr.version == 11) {
@@ -494,7 +523,7 @@ static void
 serve_stored(struct req *r)
 {
 	struct policy_stored st;
-	struct fields f;
+	struct fields f, *sf = &r->obj_fields;
 	struct range_set rs;
 	char buf[128];
 	int64_t age;
@@ -504,7 +533,7 @@ serve_stored(struct req *r)
 	r->src = SRC_STORE;
 	policy_stored_of(r, &st);
 	age = policy_current_age(&st, r->now);
-	snprintf(buf, sizeof(buf), "%lld", (long long)age);
+	dec((uint64_t)(age < 0 ? 0 : age), buf);
 
 	if (policy_client_conditional(&r->hr, &st) == POLICY_COND_NOT_MODIFIED) {
 		policy_304_fields(&r->pcfg, &r->obj_fields, &f);
@@ -514,15 +543,12 @@ serve_stored(struct req *r)
 		send_end(r);
 		return;
 	}
-	fields_copy(&f, &r->obj_fields);
-	fields_set(&f, "Age", buf);
 	r->send_from = 0;
 	r->send_left = r->obj.body_len;
 	rr = RANGE_NONE;
 	if (r->obj.status == 200)
 		rr = range_evaluate(&r->hr.fields, &r->obj_fields, r->obj.body_len, &rs);
 	if (rr == RANGE_UNSATISFIABLE) {
-		fields_free(&f);
 		fields_init(&f);
 		snprintf(buf, sizeof(buf), "bytes */%llu", (unsigned long long)r->obj.body_len);
 		fields_add_str(&f, "Content-Range", buf);
@@ -532,14 +558,17 @@ serve_stored(struct req *r)
 		send_end(r);
 		return;
 	}
+	/* The stored fields are sent as they are, edited in place: the
+	 * policy is done with them (no copy on the hit path). */
+	fields_set(sf, "Age", buf);
 	if (rr == RANGE_SATISFIABLE && rs.n == 1) {
 		snprintf(buf, sizeof(buf), "bytes %llu-%llu/%llu",
 		    (unsigned long long)rs.r[0].first, (unsigned long long)rs.r[0].last,
 		    (unsigned long long)r->obj.body_len);
-		fields_set(&f, "Content-Range", buf);
+		fields_set(sf, "Content-Range", buf);
 		r->send_from = rs.r[0].first;
 		r->send_left = rs.r[0].last - rs.r[0].first + 1;
-		send_head(r, 206, NULL, &f, 11, r->hr.method == HTTP_M_HEAD,
+		send_head(r, 206, NULL, sf, 11, r->hr.method == HTTP_M_HEAD,
 		    (int64_t)r->send_left);
 	} else if (rr == RANGE_SATISFIABLE) {
 		const struct field *ct = fields_get(&r->obj_fields, "Content-Type");
@@ -552,16 +581,15 @@ serve_stored(struct req *r)
 		    (unsigned long long)r->obj.id, (unsigned)r->start.tv_usec);
 		r->part_type = ct != NULL ? xstrndup(ct->value, ct->value_len) : NULL;
 		total = range_multipart_length(&rs, r->boundary, r->part_type, r->obj.body_len);
-		fields_remove(&f, "Content-Range");
+		fields_remove(sf, "Content-Range");
 		snprintf(buf, sizeof(buf), "multipart/byteranges; boundary=%s", r->boundary);
-		fields_set(&f, "Content-Type", buf);
-		send_head(r, 206, NULL, &f, 11, r->hr.method == HTTP_M_HEAD, (int64_t)total);
+		fields_set(sf, "Content-Type", buf);
+		send_head(r, 206, NULL, sf, 11, r->hr.method == HTTP_M_HEAD, (int64_t)total);
 	} else {
-		send_head(r, r->obj.status, NULL, &f, 11, r->hr.method == HTTP_M_HEAD ||
+		send_head(r, r->obj.status, NULL, sf, 11, r->hr.method == HTTP_M_HEAD ||
 		    r->obj.status == 204 || r->obj.status == 304 || r->obj.status < 200,
 		    (int64_t)r->obj.body_len);
 	}
-	fields_free(&f);
 	if (r->hr.method == HTTP_M_HEAD || r->framing == OUT_NONE) {
 		send_end(r);
 		return;
@@ -918,7 +946,8 @@ do_lookup(struct req *r)
 	rc = store_lookup(cache->store, r->pkey, strlen(r->pkey), secondary_key_cb, r, &r->obj);
 	if (rc == 0) {
 		r->have_obj = true;
-		if (fields_from_block(&r->obj_fields, r->obj.headers, r->obj.headers_len) != 0) {
+		if (fields_from_block_ref(&r->obj_fields, r->obj.headers,
+		    r->obj.headers_len) != 0) {
 			log_warn("%s: unreadable stored header block; treating as a miss", r->pkey);
 			store_object_free(&r->obj);
 			r->have_obj = false;
