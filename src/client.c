@@ -19,6 +19,7 @@
  * client cannot make us buffer without bound.
  */
 #include <arpa/inet.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -141,7 +142,15 @@ enter_head(struct client *c)
 	c->body_done = false;
 	c->body_paused = false;
 	c->body = BODY_NONE;
+	c->last_unsent = INT_MAX;
+	c->stalled_ms = 0;
 	bufferevent_setwatermark(c->bev, EV_WRITE, CLIENT_LOW_MARK, 0);
+	/* Between requests only the timer measures idleness (timer_cb knows a
+	 * response still being sent); the read timeout is for request bodies. */
+	{
+		struct timeval wtv = ms_tv(cfg(c)->send_timeout_ms);
+		bufferevent_set_timeouts(c->bev, NULL, &wtv);
+	}
 	bufferevent_enable(c->bev, EV_READ);
 	/* A new connection has header-timeout for its whole first head (not
 	 * re-armed at its first byte). */
@@ -182,12 +191,26 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 			client_send_error(c, 408, true, false);
 			return;
 		}
-		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0 ||
-		    unsent_bytes(c) > 0) {
-			/* Not idle: the last response is still being sent (the
-			 * write timeout watches that). */
-			arm_timer(c, cfg(c)->idle_timeout_ms);
-			return;
+		{
+			size_t out = evbuffer_get_length(bufferevent_get_output(c->bev));
+			int n = unsent_bytes(c);
+
+			if (out > 0 || n > 0) {
+				/* Not idle: the last response is still being sent. The
+				 * write timeout watches user space; the kernel's queue
+				 * counts as progress only while it shrinks. */
+				if (out == 0 && n >= c->last_unsent)
+					c->stalled_ms += cfg(c)->idle_timeout_ms;
+				else
+					c->stalled_ms = 0;
+				c->last_unsent = n;
+				if (c->stalled_ms >= cfg(c)->send_timeout_ms) {
+					client_free(c);
+					return;
+				}
+				arm_timer(c, cfg(c)->idle_timeout_ms);
+				return;
+			}
 		}
 		/* Idle: close, but let the kernel deliver what it still holds. */
 		linger(c);

@@ -50,6 +50,8 @@ struct client {
 	uint64_t		requests;	/* requests started on this connection */
 	bool			head_timer;	/* the header timeout (not idle) is armed */
 	unsigned		linger_ticks;	/* LINGER: timer ticks so far */
+	int			last_unsent;	/* HEAD: kernel's unsent bytes at the last tick */
+	unsigned		stalled_ms;	/* HEAD: time they have not shrunk */
 	/* request body decoding */
 	enum http_body		body;
 	uint64_t		body_remaining;	/* BODY_LENGTH */

@@ -9,6 +9,7 @@
  * thread ever waits for another while holding the lock.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -43,10 +44,45 @@ enum inf_state {
 	S_FAILED,	/* no response */
 };
 
-struct block {
-	char	*data;
-	size_t	len;
+/*
+ * Body bytes are shared with the waiters' output buffers by reference
+ * (evbuffer_add_reference), not copied per waiter: each block's memory is
+ * reference-counted, the in-flight object holding one reference and every
+ * output buffer that points into it another, dropped by libevent once the
+ * bytes are sent (in that waiter's thread, hence the atomic count).
+ */
+struct block_mem {
+	atomic_uint	refs;
+	char		data[];
 };
+
+struct block {
+	struct block_mem	*mem;
+	size_t			len;
+};
+
+static struct block_mem *
+block_mem_new(size_t len)
+{
+	struct block_mem *m = xmalloc(sizeof(*m) + len);
+
+	atomic_init(&m->refs, 1);
+	return m;
+}
+
+static void
+block_mem_unref(struct block_mem *m)
+{
+	if (m != NULL && atomic_fetch_sub(&m->refs, 1) == 1)
+		free(m);
+}
+
+/* evbuffer_add_reference cleanup: the output buffer is done with the bytes. */
+static void
+block_mem_release(const void *data, size_t len, void *arg)
+{
+	block_mem_unref(arg);
+}
 
 struct inflight {
 	unsigned		magic;
@@ -238,7 +274,7 @@ inflight_free(struct inflight *inf)
 	LIST_REMOVE(inf, all_link);
 	pthread_mutex_unlock(&lock);
 	for (i = inf->first; i < inf->nblocks; i++)
-		free(inf->blocks[i].data);
+		block_mem_unref(inf->blocks[i].mem);
 	free(inf->blocks);
 	inflight_head_free(&inf->head);
 	fields_free(&inf->req_fields);
@@ -281,8 +317,8 @@ free_taken(struct inflight *inf)
 	while (inf->first < inf->nblocks &&
 	    off + inf->blocks[inf->first].len <= need) {
 		off += inf->blocks[inf->first].len;
-		free(inf->blocks[inf->first].data);
-		inf->blocks[inf->first].data = NULL;
+		block_mem_unref(inf->blocks[inf->first].mem);
+		inf->blocks[inf->first].mem = NULL;
 		inf->first++;
 		/* A late request could not get the start of the body any more. */
 		inf->joinable = false;
@@ -562,25 +598,28 @@ on_body(void *arg, struct evbuffer *src, size_t n)
 	struct block b;
 
 	CHECK_OBJ(inf, INFLIGHT_MAGIC);
-	b.data = xmalloc(n);
+	b.mem = block_mem_new(n);
 	b.len = n;
-	evbuffer_remove(src, b.data, n);
-	if (inf->sw != NULL && store_write_append(inf->sw, b.data, n) != 0) {
+	evbuffer_remove(src, b.mem->data, n);
+	if (inf->sw != NULL && store_write_append(inf->sw, b.mem->data, n) != 0) {
 		/* The store cannot take it now: serve without storing. */
 		store_write_abort(inf->sw);
 		inf->sw = NULL;
 	}
 	pthread_mutex_lock(&lock);
 	if (inf->nblocks > inf->first &&
-	    inf->blocks[inf->nblocks - 1].len + n <= BLOCK_MIN) {
+	    inf->blocks[inf->nblocks - 1].len + n <= BLOCK_MIN &&
+	    atomic_load(&inf->blocks[inf->nblocks - 1].mem->refs) == 1) {
 		/* Small pieces (a trickling origin) grow the last block rather
-		 * than the block list; waiters index blocks, not pointers. */
+		 * than the block list, while no output buffer points into it
+		 * (waiters index blocks, not pointers). */
 		struct block *last = &inf->blocks[inf->nblocks - 1];
+		struct block_mem *m = xrealloc(last->mem, sizeof(*m) + last->len + n);
 
-		last->data = xrealloc(last->data, last->len + n);
-		memcpy(last->data + last->len, b.data, n);
+		last->mem = m;
+		memcpy(m->data + last->len, b.mem->data, n);
 		last->len += n;
-		free(b.data);
+		block_mem_unref(b.mem);
 	} else {
 		if (inf->nblocks == inf->cap) {
 			inf->cap = inf->cap ? inf->cap * 2 : 16;
@@ -749,10 +788,13 @@ inflight_take_body(struct inflight_waiter *wt, struct evbuffer *out, size_t max,
 			continue;
 		}
 		k = b->len - wt->blk_off;
-		ASSERT(b->data != NULL);
+		ASSERT(b->mem != NULL);
 		if (k > max - taken)
 			k = max - taken;
-		evbuffer_add(out, b->data + wt->blk_off, k);
+		atomic_fetch_add(&b->mem->refs, 1);
+		if (evbuffer_add_reference(out, b->mem->data + wt->blk_off, k,
+		    block_mem_release, b->mem) != 0)
+			FRESHD_ASSERT_FAIL("evbuffer_add_reference");
 		taken += k;
 		wt->offset += k;
 		wt->blk_off += k;

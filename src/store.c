@@ -200,8 +200,11 @@ configure(struct store *s, uint64_t bound, const struct store_options *o,
 	}
 	s->batch_max = o->batch_bytes ? o->batch_bytes
 	    : clamp(bound / 16, s->chunk_size, 16 * MIB);
+	/* The queue is memory, not disk: a small store still absorbs a burst
+	 * of a few objects rather than dropping them. */
 	s->queue_max = o->queue_bytes ? o->queue_bytes
-	    : clamp(bound / 8, 4ULL * s->chunk_size, 64 * MIB);
+	    : clamp(bound / 8, 16 * MIB > 4ULL * s->chunk_size ? 16 * MIB :
+	    4ULL * s->chunk_size, 64 * MIB);
 	if (s->queue_max < s->chunk_size) {
 		snprintf(err, errlen, "write queue bound must hold at least one chunk");
 		return -1;

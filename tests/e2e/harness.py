@@ -778,7 +778,7 @@ def _where(tb):
     """file:line of the innermost frame in a test file."""
     frames = traceback.extract_tb(tb)
     for fr in reversed(frames):
-        if os.path.basename(fr.filename).startswith(("b_", "c_")):
+        if os.path.basename(fr.filename).startswith(("b_", "c_", "r_")):
             return "%s:%d" % (os.path.basename(fr.filename), fr.lineno)
     fr = frames[-1] if frames else None
     return "%s:%d" % (os.path.basename(fr.filename), fr.lineno) if fr else "?"
