@@ -70,6 +70,7 @@ struct fetch {
 	bool			eof;		/* the origin closed (seen while paused) */
 	bool			conn_error;	/* ...with an error (reset): never a clean end */
 	struct config_ref	*cfg;		/* keeps backend alive across a reload */
+	struct event		*head_timer;	/* first-byte deadline for the whole head */
 	int			busy;
 	bool			dead;
 	int			fail_status;
@@ -94,6 +95,7 @@ fetch_free(struct fetch *f)
 	if (f->retry != NULL)
 		evbuffer_free(f->retry);
 	event_free(f->fail_ev);
+	event_free(f->head_timer);
 	free(f->head);
 	worker_config_release(f->cfg);
 	FREE_OBJ(f);
@@ -175,6 +177,34 @@ may_retry(const struct fetch *f)
 }
 
 static void on_conn(void *arg, struct upstream_conn *conn, enum upstream_error err);
+
+/*
+ * The response head must be complete within first-byte-timeout of the end
+ * of the request. The bufferevent's read timeout restarts at every byte, so
+ * an origin that dribbles its head would never trip it; this deadline does.
+ */
+static void
+head_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct fetch *f = arg;
+
+	CHECK_OBJ(f, FETCH_MAGIC);
+	if (f->have_resp || f->state != ST_EXCHANGE)
+		return;
+	f->busy++;
+	log_warn("upstream %s: no complete response head within the first-byte timeout",
+	    upstream_conn_name(f->conn));
+	fail(f, 504, "upstream timed out");
+	leave(f);
+}
+
+static void
+arm_head_timer(struct fetch *f)
+{
+	struct timeval tv = ms_tv(f->backend->first_byte_timeout_ms);
+
+	evtimer_add(f->head_timer, &tv);
+}
 
 static void
 retry(struct fetch *f)
@@ -303,6 +333,7 @@ read_head(struct fetch *f, struct evbuffer *in)
 	}
 	f->have_resp = true;
 	f->state = ST_BODY;
+	evtimer_del(f->head_timer);
 	tv = ms_tv(f->backend->read_timeout_ms);
 	bufferevent_set_timeouts(f->conn->bev, &tv, &tv);
 	if (f->resp.body == BODY_LENGTH)
@@ -442,6 +473,8 @@ on_conn(void *arg, struct upstream_conn *conn, enum upstream_error err)
 	rtv = ms_tv(f->backend->first_byte_timeout_ms);
 	wtv = ms_tv(f->backend->read_timeout_ms);
 	bufferevent_set_timeouts(bev, f->body_done ? &rtv : NULL, &wtv);
+	if (f->body_done)
+		arm_head_timer(f);
 	evbuffer_add(out, f->head, f->head_len);
 	if (f->retried && f->retry != NULL)
 		evbuffer_add_buffer(out, f->retry);
@@ -475,6 +508,8 @@ fetch_start(struct worker *w, const struct cfg_backend *b,
 	f->body_done = req->body == BODY_NONE;
 	f->fail_ev = event_new(w->base, -1, 0, fail_cb, f);
 	AN(f->fail_ev);
+	f->head_timer = evtimer_new(w->base, head_timer_cb, f);
+	AN(f->head_timer);
 	gettimeofday(&f->start, NULL);
 
 	/* freshd re-frames every message (RFC 9112 §6.1, §6.3). */
@@ -570,6 +605,7 @@ fetch_body_end(struct fetch *f)
 		struct timeval rtv = ms_tv(f->backend->first_byte_timeout_ms);
 		struct timeval wtv = ms_tv(f->backend->read_timeout_ms);
 		bufferevent_set_timeouts(f->conn->bev, &rtv, &wtv);
+		arm_head_timer(f);
 	}
 }
 

@@ -353,6 +353,56 @@ def test_idle_timeout_waits_for_response_tail(env):
     f.stop()
 
 
+# The first-byte timeout bounds the whole response head: an origin that
+# sends its head one byte at a time (each byte restarting a read timeout)
+# still gets the client a 504 at first-byte-timeout.
+def test_dribbled_head_times_out(env):
+    import threading
+
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(8)
+    stop = threading.Event()
+
+    def dribble():
+        ls.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                c, _ = ls.accept()
+            except OSError:
+                continue
+            c.settimeout(5)
+            try:
+                c.recv(65536)
+                for b in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 60:
+                    if stop.is_set():
+                        break
+                    c.send(bytes([b]))
+                    time.sleep(0.1)
+            except OSError:
+                pass
+            c.close()
+
+    t = threading.Thread(target=dribble, daemon=True)
+    t.start()
+    try:
+        f = env.new_freshd("dribble", backend_port=ls.getsockname()[1],
+                           backend={"first-byte-timeout": "1s"})
+        t0 = time.monotonic()
+        r = H.get(f.port, "/dribble?" + qs(m=unique("drib")))
+        took = time.monotonic() - t0
+        H.info("dribbled head: %d after %.2f s (first-byte-timeout 1s)" % (r.status, took))
+        check(r.status == 504 and took < 2.5,
+              "an origin dribbling its head gave %r after %.2f s; expected 504 after "
+              "about 1 s" % (r, took))
+        f.stop()
+    finally:
+        stop.set()
+        t.join(2)
+        ls.close()
+
+
 def setup():
     return H.Env("r_review", backend={"first-byte-timeout": "1s"})
 
