@@ -351,6 +351,7 @@ owner_side_end(struct inflight *inf)
 	if (inf->owner_ev != NULL) {
 		event_free(inf->owner_ev);
 		inf->owner_ev = NULL;
+		worker_fetch_ended(inf->owner);
 	}
 	inf->fetch = NULL;
 	inf->refs--;
@@ -465,6 +466,7 @@ inflight_join(const struct inflight_params *p, struct inflight_waiter *wt)
 	}
 	inf->owner_ev = event_new(p->worker->base, -1, 0, owner_cb, inf);
 	AN(inf->owner_ev);
+	worker_fetch_started(p->worker);
 	LIST_INSERT_HEAD(&all, inf, all_link);
 	pthread_mutex_unlock(&lock);
 

@@ -151,7 +151,7 @@ worker_client_closed(struct worker *w, struct client *c)
 	LIST_REMOVE(c, link);
 	w->nclients--;
 	if (worker_is_draining(w)) {
-		if (w->nclients == 0)
+		if (w->nclients == 0 && w->fetches_owned == 0)
 			event_base_loopexit(w->base, NULL);
 		return;
 	}
@@ -162,6 +162,23 @@ worker_client_closed(struct worker *w, struct client *c)
 		if (cap == 0 || w->nclients < cap)
 			set_accepting(w, true);
 	}
+}
+
+void
+worker_fetch_started(struct worker *w)
+{
+	CHECK_OBJ(w, WORKER_MAGIC);
+	w->fetches_owned++;
+}
+
+void
+worker_fetch_ended(struct worker *w)
+{
+	CHECK_OBJ(w, WORKER_MAGIC);
+	ASSERT(w->fetches_owned > 0);
+	w->fetches_owned--;
+	if (worker_is_draining(w) && w->nclients == 0 && w->fetches_owned == 0)
+		event_base_loopexit(w->base, NULL);
 }
 
 static void
@@ -184,7 +201,7 @@ stop_cb(evutil_socket_t fd, short what, void *arg)
 		next = LIST_NEXT(c, link);
 		client_close_if_idle(c);
 	}
-	if (w->nclients == 0)
+	if (w->nclients == 0 && w->fetches_owned == 0)
 		event_base_loopexit(w->base, NULL);
 	else
 		event_base_loopexit(w->base, &grace);

@@ -52,6 +52,7 @@ struct worker {
 	size_t			nlisteners;
 	bool			accept_paused;
 	unsigned		nclients;
+	unsigned		fetches_owned;	/* in-flight fetches this worker runs */
 	LIST_HEAD(, client)	clients;
 	struct upstream_pools	*pools;
 	struct event		*stop_ev;	/* activated from the main thread */
@@ -82,5 +83,12 @@ void workers_stop(unsigned grace_ms);
 void worker_client_closed(struct worker *w, struct client *c);
 /* Called by client.c when a connection becomes idle during a drain. */
 bool worker_is_draining(const struct worker *w);
+/*
+ * Called by inflight.c, in w's thread, when w starts and ends a fetch that
+ * other workers' requests may wait on: a draining worker keeps its loop
+ * running until those are over (or the grace time ends).
+ */
+void worker_fetch_started(struct worker *w);
+void worker_fetch_ended(struct worker *w);
 
 #endif
