@@ -12,10 +12,12 @@ usage:
   client.py idle HOST PORT PATH N HOLD PID...
       opens N keep-alive connections, sends one GET on each and reads its
       response, then keeps them all open and idle for HOLD seconds; prints
-      the summed VmRSS of the PIDs (the proxy's processes) before the first
-      connection, once every response is in, and after HOLD, and how many
-      connections were answered and how many were still open at the end
-      (a closed connection reads as EOF)
+      the summed RssAnon (anonymous resident memory, so not the pages of a
+      mapped cache file) of the PIDs (the proxy's processes) before the
+      first connection, once every response is in, and after HOLD; how
+      many connections were answered ("ok"), and how many of those were
+      still open at the end ("open_at_end"; a connection that the proxy
+      closed reads as EOF)
   client.py seq HOST PORT PATH N
       N requests one after the other on one keep-alive connection; prints
       {"ok", "errors", "seconds"}
@@ -201,8 +203,9 @@ def open_many(host, port, n, sel, batch=500):
 
 def run_all(conns, req, sel, timeout):
 	"""Sends req on every socket of conns and reads one response on each.
-	Returns (t0, completion times, responses, errors): a connection that
-	closes or fails before its response is complete counts as an error."""
+	Returns (t0, completion times, responses in the order of conns,
+	errors): a connection that closes or fails before its response is
+	complete counts as an error."""
 	resps = {}
 	done_at = []
 	errors = 0
@@ -262,7 +265,7 @@ def rss_kib(pids):
 		try:
 			with open(f"/proc/{pid}/status") as f:
 				for line in f:
-					if line.startswith("VmRSS:"):
+					if line.startswith("RssAnon:"):
 						total += int(line.split()[1])
 		except OSError:
 			pass
@@ -273,23 +276,22 @@ def cmd_idle(host, port, path, n, hold, pids):
 	before = rss_kib(pids)
 	sel = selectors.DefaultSelector()
 	conns, failed = open_many(host, port, n, sel)
-	_, done_at, resps, errors = run_all(conns, request_bytes(host, port, path), sel, 120)
+	_, done_at, resps, errors = run_all(conns, request_bytes(host, port, path), sel, 20)
 	ok = sum(1 for r in resps if r.done and r.status == 200)
 	loaded = rss_kib(pids)
 	time.sleep(hold)
 	after = rss_kib(pids)
-	# A connection the proxy closed while idle is readable (EOF or reset).
+	# A connection the proxy closed while idle is readable (EOF or reset);
+	# the sockets are still non-blocking.
 	open_at_end = 0
-	for s in conns:
+	for s, r in zip(conns, resps):
 		try:
-			s.setblocking(False)
-			data = s.recv(1)
-			alive = data != b""
+			alive = s.recv(1) != b""
 		except BlockingIOError:
 			alive = True
 		except OSError:
 			alive = False
-		open_at_end += alive
+		open_at_end += alive and r.done and r.status == 200
 		s.close()
 	return {
 		"ok": ok,

@@ -1,9 +1,14 @@
 -- wrk script that stores objects in a cache before the "many objects" rows:
--- requests PREFIX0 .. PREFIX(N-1) once each, in order, then stops the
--- thread once N responses are in (the few requests sent meanwhile repeat
--- the last key). Use with one thread: wrk -t1 -s fill.lua URL -- PREFIX N
+-- asks for PREFIX0 .. PREFIX(N-1) in order, and again from the start while
+-- any of them has not been answered, then ends the process (wrk itself
+-- would run to the end of its -d duration). A key counts as answered when
+-- a response carries it in X-Key, which the origin sets (so a stored copy
+-- has it too); wrk gives response() no other way to tell which request it
+-- answers.
+-- Use with one thread: wrk -t1 -s fill.lua URL -- PREFIX N
 local prefix, n
-local sent, received = 0, 0
+local sent, answered = 0, 0
+local done = {}
 
 function init(args)
 	prefix = args[1]
@@ -11,17 +16,18 @@ function init(args)
 end
 
 function request()
-	local key = sent
-	if key >= n then
-		key = n - 1
-	end
+	local key = sent % n
 	sent = sent + 1
 	return wrk.format("GET", prefix .. key)
 end
 
 function response(status, headers, body)
-	received = received + 1
-	if received >= n then
-		wrk.thread:stop()
+	local key = headers["X-Key"] or headers["x-key"]
+	if status == 200 and key and not done[key] then
+		done[key] = true
+		answered = answered + 1
+		if answered >= n then
+			os.exit(0)
+		end
 	end
 end
