@@ -708,36 +708,6 @@ fields_to_block(const struct fields *f, size_t *len)
 }
 
 int
-fields_from_block(struct fields *f, const char *block, size_t len)
-{
-	const char *p = block, *end = block + len;
-
-	while (p < end) {
-		const char *eol = memchr(p, '\n', (size_t)(end - p));
-		const char *line_end, *colon, *v;
-
-		if (eol == NULL)
-			eol = end;
-		line_end = eol;
-		if (line_end > p && line_end[-1] == '\r')
-			line_end--;
-		if (line_end == p) {
-			p = eol + 1;
-			continue;
-		}
-		colon = memchr(p, ':', (size_t)(line_end - p));
-		if (colon == NULL || colon == p)
-			return -1;
-		v = colon + 1;
-		while (v < line_end && (*v == ' ' || *v == '\t'))
-			v++;
-		fields_add(f, p, (size_t)(colon - p), v, (size_t)(line_end - v));
-		p = eol + 1;
-	}
-	return 0;
-}
-
-int
 fields_from_block_ref(struct fields *f, char *block, size_t len)
 {
 	char *p = block, *end = block + len;

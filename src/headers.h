@@ -104,16 +104,13 @@ bool is_field_value(const char *s, size_t len);
 /*
  * A field block: "Name: value\r\n" lines, the form the store keeps a
  * response's header fields in. fields_to_block returns an xmalloc'd,
- * NUL-terminated block and its length in *len. fields_from_block appends the
- * fields of a block (copied) to f and returns 0, or -1 when a line is not
- * "name: value" (f then holds the lines before it).
+ * NUL-terminated block and its length in *len. fields_from_block_ref
+ * appends the fields of a block to f without copying: they point into
+ * block, which is edited in place (NULs after names and values) and must
+ * outlive f. It returns 0, or -1 when a line is not "name: value" (f then
+ * holds the lines before it).
  */
 char *fields_to_block(const struct fields *f, size_t *len);
-int fields_from_block(struct fields *f, const char *block, size_t len);
-/*
- * Like fields_from_block, without copying: the fields point into block,
- * which is edited in place (NULs after names and values) and must outlive f.
- */
 int fields_from_block_ref(struct fields *f, char *block, size_t len);
 
 /*
