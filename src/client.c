@@ -14,6 +14,14 @@
  * The bufferevent's write timeout (send-timeout) catches a client that stops
  * reading; its read timeout (idle-timeout) catches a stalled request body.
  *
+ * Output: requests write into a staging buffer (client_output), not into
+ * the bufferevent's. Adding to it activates flush_ev, which runs once the
+ * current callback is over, still in the same loop pass: when the
+ * bufferevent has nothing queued, the staged bytes are written to the
+ * socket at once, and only what the kernel does not take is handed to the
+ * bufferevent. A keep-alive hit thus costs one writev and no write-interest
+ * change (epoll_ctl) at all, and its head and body leave in one segment.
+ *
  * Reading is disabled while a request runs and its body (if any) is fully
  * read, so pipelined requests stay in the kernel until their turn and a
  * client cannot make us buffer without bound.
@@ -43,11 +51,13 @@
 
 #define CLIENT_HIGH_MARK	(256u * 1024u)
 #define CLIENT_LOW_MARK		(64u * 1024u)
+#define CLIENT_MAX_WRITE	(1024u * 1024u)
 #define LINGER_MS		2000u
 #define LINGER_TICK_MS		200u
 
 static void parse_head(struct client *c);
 static void pump_body(struct client *c);
+static void writecb(struct bufferevent *bev, void *arg);
 
 static struct timeval
 ms_tv(unsigned ms)
@@ -74,6 +84,8 @@ client_free(struct client *c)
 	w = c->worker;
 	event_free(c->timer);
 	event_free(c->next_ev);
+	event_free(c->flush_ev);
+	evbuffer_free(c->out);
 	bufferevent_free(c->bev);
 	worker_config_release(c->cfg);
 	worker_client_closed(w, c);
@@ -102,6 +114,55 @@ linger(struct client *c)
 	arm_timer(c, LINGER_TICK_MS);
 }
 
+/* Response bytes not yet handed to the kernel: staged and queued. */
+static size_t
+pending_output(const struct client *c)
+{
+	return evbuffer_get_length(c->out) +
+	    evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+/*
+ * Sends the staged bytes: straight to the socket when the bufferevent has
+ * nothing queued (order is kept), the rest through the bufferevent, whose
+ * write event, timeout and error reporting take over from there.
+ */
+static void
+flush_staged(struct client *c)
+{
+	struct evbuffer *queued = bufferevent_get_output(c->bev);
+	evutil_socket_t fd = bufferevent_getfd(c->bev);
+
+	if (evbuffer_get_length(c->out) == 0)
+		return;
+	if (evbuffer_get_length(queued) == 0 && fd >= 0)
+		(void)evbuffer_write(c->out, fd);
+	if (evbuffer_get_length(c->out) > 0)
+		AZ(evbuffer_add_buffer(queued, c->out));
+}
+
+static void
+flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+
+	CHECK_OBJ(c, CLIENT_MAGIC);
+	flush_staged(c);
+	/* Bytes written here never reach the bufferevent's low mark, so do
+	 * what its write callback would have done once they are gone. */
+	if (pending_output(c) <= (c->state == CLIENT_CLOSING ? 0 : CLIENT_LOW_MARK))
+		writecb(c->bev, c);
+}
+
+static void
+staged_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct client *c = arg;
+
+	if (info->n_added > 0)
+		event_active(c->flush_ev, EV_TIMEOUT, 0);
+}
+
 /* Bytes the kernel has not yet sent on the connection (0 when unknown). */
 static int
 unsent_bytes(const struct client *c)
@@ -128,7 +189,7 @@ start_closing(struct client *c)
 		bufferevent_set_timeouts(c->bev, NULL, &tv);
 	}
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+	if (pending_output(c) == 0)
 		linger(c);
 }
 
@@ -192,7 +253,7 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		{
-			size_t out = evbuffer_get_length(bufferevent_get_output(c->bev));
+			size_t out = pending_output(c);
 			int n = unsent_bytes(c);
 
 			if (out > 0 || n > 0) {
@@ -267,7 +328,7 @@ writecb(struct bufferevent *bev, void *arg)
 			req_client_drained(c->req);
 		break;
 	case CLIENT_CLOSING:
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		if (pending_output(c) == 0)
 			linger(c);
 		break;
 	case CLIENT_HEAD:
@@ -289,8 +350,7 @@ eventcb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING) &&
-	    c->state == CLIENT_HEAD &&
-	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+	    c->state == CLIENT_HEAD && pending_output(c) > 0) {
 		/* The client half-closed after its last request: finish sending
 		 * the response, then close. */
 		start_closing(c);
@@ -340,9 +400,11 @@ start_request(struct client *c, struct http_request *hr)
 		struct timeval wtv = ms_tv(cfg(c)->send_timeout_ms);
 		bufferevent_set_timeouts(c->bev, &tv, &wtv);
 	}
-	if (c->body_done)
-		bufferevent_disable(c->bev, EV_READ);
 	req_start(c, hr);
+	/* Reading stops only when the request outlives this callback: a hit
+	 * is answered by now, and toggling read interest costs a syscall. */
+	if (c->state == CLIENT_REQUEST && c->body_done)
+		bufferevent_disable(c->bev, EV_READ);
 	if (c->state == CLIENT_REQUEST && c->req != NULL && !c->body_done)
 		pump_body(c);
 }
@@ -472,10 +534,18 @@ client_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa, i
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	AN(c->bev);
+	/* libevent writes at most 16 KiB per writable event by default: one
+	 * loop pass per 16 KiB of a large hit. */
+	AZ(bufferevent_set_max_single_write(c->bev, CLIENT_MAX_WRITE));
 	c->timer = evtimer_new(w->base, timer_cb, c);
 	c->next_ev = event_new(w->base, -1, 0, next_cb, c);
+	c->flush_ev = event_new(w->base, -1, 0, flush_cb, c);
+	c->out = evbuffer_new();
 	AN(c->timer);
 	AN(c->next_ev);
+	AN(c->flush_ev);
+	AN(c->out);
+	AN(evbuffer_add_cb(c->out, staged_cb, c));
 	LIST_INSERT_HEAD(&w->clients, c, link);
 	w->nclients++;
 	w->stats.connections++;
@@ -490,13 +560,13 @@ client_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa, i
 struct evbuffer *
 client_output(struct client *c)
 {
-	return bufferevent_get_output(c->bev);
+	return c->out;
 }
 
 bool
 client_output_congested(const struct client *c)
 {
-	return evbuffer_get_length(bufferevent_get_output(c->bev)) > CLIENT_HIGH_MARK;
+	return pending_output(c) > CLIENT_HIGH_MARK;
 }
 
 void
@@ -535,7 +605,7 @@ client_continue(struct client *c)
 
 	if (!c->body_done && c->body_total == 0 &&
 	    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
-		evbuffer_add(bufferevent_get_output(c->bev), cont, sizeof(cont) - 1);
+		evbuffer_add(c->out, cont, sizeof(cont) - 1);
 }
 
 void
@@ -565,7 +635,7 @@ client_response_abort(struct client *c)
 void
 client_send_error(struct client *c, int status, bool close_conn, bool no_body)
 {
-	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct evbuffer *out = c->out;
 	char date[40], body[96];
 	int blen;
 
@@ -596,7 +666,7 @@ client_close_if_idle(struct client *c)
 	CHECK_OBJ(c, CLIENT_MAGIC);
 	if (c->state == CLIENT_HEAD &&
 	    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0 &&
-	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+	    pending_output(c) == 0)
 		client_free(c);
 }
 

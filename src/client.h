@@ -64,6 +64,8 @@ struct client {
 	bool			close_after;	/* close once the response is written */
 	struct event		*timer;
 	struct event		*next_ev;	/* parse the next pipelined request */
+	struct event		*flush_ev;	/* send what is staged in out */
+	struct evbuffer		*out;		/* staged response bytes (client.c) */
 	LIST_ENTRY(client)	link;
 };
 
@@ -71,7 +73,10 @@ struct client {
 void client_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa,
     int salen);
 
-/* The connection's output buffer: the request writes its response here. */
+/*
+ * Where the request writes its response: a staging buffer, sent once the
+ * current callback returns (see client.c).
+ */
 struct evbuffer *client_output(struct client *c);
 /* True when the output backlog is above the high mark (pause the origin). */
 bool client_output_congested(const struct client *c);
