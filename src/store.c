@@ -314,6 +314,7 @@ store_close(struct store *s)
 	AZ(pthread_mutex_unlock(&s->q_mtx));
 	AZ(pthread_join(s->writer, NULL));
 	ASSERT(s->q_head == NULL);
+	store_mark_clean(s);
 	destroy(s);
 }
 

@@ -35,6 +35,9 @@
 #define STORE_VARREC_HDR	8	/* fixed part of a variants record */
 #define STORE_VARENT_HDR	12	/* fixed part of a variants entry */
 #define STORE_CHUNK_KEY		12	/* (id, index) big-endian */
+/* meta "clean" (store_recover.c): u64 txn id, u64 used bytes, objects, chunks */
+#define STORE_CLEAN_KEY		"clean"
+#define STORE_CLEAN_LEN		32
 
 /* ---- big-endian fields --------------------------------------------------- */
 
@@ -192,6 +195,7 @@ struct store {
 	size_t			nodemax;	/* largest node kept inside a leaf page */
 	uint8_t			hash_key[16];
 	uint64_t		(*hash_override)(const void *key, size_t len);
+	bool			open_clean;	/* closed cleanly: the check was skipped */
 
 	/* read transactions, reset and ready for renewal */
 	pthread_mutex_t		rd_mtx;
@@ -335,10 +339,17 @@ int store_writer_apply(struct store *s, struct store_op *const *ops, size_t n);
 void *store_writer_main(void *arg);
 /*
  * Runs in store_open before the writer starts: opens the DBs, checks the
- * format, loads or creates the hash key and next id, repairs the DBs, fills
- * s->ev and s->counts, and evicts down to the bound. Returns 0, or a STORE_E*
- * code with a message in err.
+ * format, loads or creates the hash key and next id, repairs the DBs (unless
+ * the store was closed cleanly: s->open_clean), fills s->ev and s->counts,
+ * and evicts down to the bound. Returns 0, or a STORE_E* code with a message
+ * in err.
  */
 int store_recover(struct store *s, char *err, size_t errlen);
+/*
+ * Runs in store_close once the writer has stopped: records in the meta DB
+ * that the store was closed cleanly, so that the next open skips the check.
+ * A failure leaves no record (the next open runs the check).
+ */
+void store_mark_clean(struct store *s);
 
 #endif

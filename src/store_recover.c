@@ -1,9 +1,10 @@
 /*
- * store_recover.c: the integrity check that store_open runs, in one write
- * transaction, before the writer thread starts; it is why opening after a
- * kill -9 needs no repair tool.
+ * store_recover.c: what store_open does to a store before the writer thread
+ * starts, in one write transaction: after a crash, the integrity check; after
+ * a clean close, only the rebuild of the in-memory state. It is why opening
+ * after a kill -9 needs no repair tool.
  *
- * It deletes:
+ * The integrity check deletes:
  * - objects records that do not decode (unknown version, bad lengths);
  * - chunks without an object record (the chunks of an object that was being
  *   written when the process died), and chunks that do not fit their object;
@@ -14,6 +15,24 @@
  * Then it rebuilds the byte accounting and the eviction policy from what is
  * left, in id order (oldest first, nothing marked as recently used), and
  * evicts down to the bound when the store was opened with a smaller one.
+ *
+ * The check reads chunk keys and value sizes, never chunk bytes: mv_size
+ * comes from the leaf node, and a chunk too large for a leaf lives in
+ * overflow pages that LMDB only points at (mdb_node_read computes mv_data
+ * from the page number without reading the page). The chunks walk is a merge
+ * with the objects found, both in id order.
+ *
+ * Clean close: store_close writes a meta "clean" record (store_mark_clean):
+ * the id of the transaction that writes it and the byte, object and chunk
+ * counts. The next open deletes it in its own transaction, so a crash at any
+ * later point leaves no record behind. The record is trusted only when no
+ * transaction committed after it (a process that does not know the record,
+ * or a tool, may have written since). Then the open reads the objects DB
+ * alone, to rebuild the eviction policy, and takes the byte count from the
+ * record; it runs the full check after all when a record does not decode,
+ * the counts are not the DBs', or the objects' chunks are fewer than the
+ * chunks DB holds (an object whose write was still open at the close left
+ * its chunks). Neither the variants DB nor the chunks are read.
  *
  * The scans walk each DB with a cursor and only note what to delete; the
  * deletions happen after the cursor is closed. Records deleted as damaged
@@ -108,6 +127,27 @@ end_scan(struct store_txn *t, MDB_cursor *c, int rc)
 	mdb_cursor_close(c);
 }
 
+/* Notes the objects record under k, rec_len bytes, that decoded as r. */
+static void
+add_scanned(struct store *s, struct scan *sc, const MDB_val *k, size_t rec_len,
+    const struct store_objrec *r, bool referenced)
+{
+	uint64_t id = store_get64(k->mv_data);
+
+	if (sc->n == sc->cap) {
+		sc->cap = sc->cap ? sc->cap * 2 : 64;
+		sc->v = xrealloc(sc->v, sc->cap * sizeof(*sc->v));
+	}
+	sc->v[sc->n] = (struct scanned){ .id = id,
+	    .pk_hash = store_pk_hash(s, r->pk, r->pk_len),
+	    .charge = store_object_charge(s, r, rec_len), .body_len = r->body_len,
+	    .chunk_count = r->chunk_count, .chunk_size = r->chunk_size,
+	    .referenced = referenced };
+	if (id > sc->max_id)
+		sc->max_id = id;
+	sc->n++;
+}
+
 static void
 scan_objects(struct store_txn *t, struct scan *sc)
 {
@@ -126,17 +166,7 @@ scan_objects(struct store_txn *t, struct scan *sc)
 			continue;
 		}
 		store_account(t, s->dbi_objects, k.mv_size, v.mv_size, +1);
-		if (sc->n == sc->cap) {
-			sc->cap = sc->cap ? sc->cap * 2 : 64;
-			sc->v = xrealloc(sc->v, sc->cap * sizeof(*sc->v));
-		}
-		uint64_t id = store_get64(k.mv_data);
-		sc->v[sc->n++] = (struct scanned){ .id = id,
-		    .pk_hash = store_pk_hash(s, r.pk, r.pk_len),
-		    .charge = store_object_charge(s, &r, v.mv_size), .body_len = r.body_len,
-		    .chunk_count = r.chunk_count, .chunk_size = r.chunk_size };
-		if (id > sc->max_id)
-			sc->max_id = id;
+		add_scanned(s, sc, &k, v.mv_size, &r, false);
 	}
 	end_scan(t, c, rc);
 	delete_dead(t, sc, s->dbi_objects);
@@ -153,10 +183,15 @@ chunk_fits(const struct scanned *o, uint32_t index, size_t len)
 	return len == o->body_len - (uint64_t)index * o->chunk_size;
 }
 
+/*
+ * Chunk keys sort by (id, index) and sc->v by id, so one pass over both
+ * finds each chunk's object. Only the key and v.mv_size are read.
+ */
 static void
 scan_chunks(struct store_txn *t, struct scan *sc)
 {
 	struct store *s = t->s;
+	struct scanned *o = sc->v, *end = sc->v + sc->n;
 	MDB_cursor *c;
 	MDB_val k, v;
 	int rc;
@@ -164,14 +199,17 @@ scan_chunks(struct store_txn *t, struct scan *sc)
 	if (open_cursor(t, s->dbi_chunks, &c) != 0)
 		return;
 	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
-		struct scanned *o = NULL;
+		bool fits = false;
 		if (k.mv_size == STORE_CHUNK_KEY) {
 			uint64_t id = store_get64(k.mv_data);
 			if (id > sc->max_id)
 				sc->max_id = id;
-			o = scanned_find(sc, id);
+			while (o < end && o->id < id)
+				o++;
+			fits = o < end && o->id == id
+			    && chunk_fits(o, store_get32((uint8_t *)k.mv_data + 8), v.mv_size);
 		}
-		if (o == NULL || !chunk_fits(o, store_get32((uint8_t *)k.mv_data + 8), v.mv_size)) {
+		if (!fits) {
 			mark_dead(sc, &k);
 			s->st.open_orphan_chunks++;
 			continue;
@@ -306,24 +344,105 @@ check_meta(struct store_txn *t, char *err, size_t errlen)
 	return t->ret;
 }
 
+/*
+ * Takes the meta "clean" record out (the deletion commits with this
+ * transaction). True, with *counts set from it, when there was one and it
+ * was written by the last transaction that committed.
+ */
+static bool
+take_clean(struct store_txn *t, struct store_counts *counts)
+{
+	struct store *s = t->s;
+	uint8_t rec[STORE_CLEAN_LEN];
+	MDB_val v;
+
+	if (store_tx_get(t, s->dbi_meta, STORE_CLEAN_KEY, strlen(STORE_CLEAN_KEY), &v) != 0)
+		return false;
+	bool ok = v.mv_size == STORE_CLEAN_LEN;
+	if (ok)
+		memcpy(rec, v.mv_data, STORE_CLEAN_LEN);
+	store_tx_del(t, s->dbi_meta, STORE_CLEAN_KEY, strlen(STORE_CLEAN_KEY));
+	if (!ok || store_get64(rec) + 1 != mdb_txn_id(t->txn))
+		return false;
+	*counts = (struct store_counts){ .used = store_get64(rec + 8),
+	    .objects = store_get64(rec + 16), .chunks = store_get64(rec + 24) };
+	return true;
+}
+
+/*
+ * After a clean close: reads the objects DB alone, and the chunk count from
+ * the chunks DB's header. True, with sc filled, when every record decodes,
+ * the counts of the clean record are the DBs', and the objects' chunks are
+ * all the chunks there are (none of an unfinished object is left); false
+ * when the full check must run.
+ */
+static bool
+load_clean(struct store_txn *t, struct scan *sc, const struct store_counts *counts)
+{
+	struct store *s = t->s;
+	struct store_objrec r;
+	uint64_t chunks = 0, charged = 0;
+	MDB_cursor *c;
+	MDB_stat st;
+	MDB_val k, v;
+	int rc;
+
+	if (open_cursor(t, s->dbi_objects, &c) != 0)
+		return false;
+	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+		if (k.mv_size != 8 || store_objrec_decode(v.mv_data, v.mv_size, &r) != 0)
+			break;
+		add_scanned(s, sc, &k, v.mv_size, &r, true);
+		chunks += r.chunk_count;
+		charged += sc->v[sc->n - 1].charge;
+	}
+	if (rc == 0) {
+		mdb_cursor_close(c);
+		return false;
+	}
+	end_scan(t, c, rc);
+	if (t->ret == 0 && (rc = mdb_stat(t->txn, s->dbi_chunks, &st)) != 0)
+		store_tx_fail(t, rc);
+	if (t->ret != 0 || sc->n != counts->objects || chunks != st.ms_entries
+	    || chunks != counts->chunks || charged > counts->used)
+		return false;
+	return true;
+}
+
+/* The integrity check; fills sc with what is left. */
+static void
+check_all(struct store_txn *t, struct scan *sc)
+{
+	scan_objects(t, sc);
+	scan_chunks(t, sc);
+	scan_variants(t, sc);
+	for (size_t i = 0; i < sc->n; i++) {
+		if (!sc->v[i].referenced) {
+			store_tx_delete_object(t, sc->v[i].id);
+			t->s->st.open_bad_objects++;
+		}
+	}
+}
+
 int
 store_recover(struct store *s, char *err, size_t errlen)
 {
+	struct store_counts counts;
 	struct scan sc = { 0 };
 	struct store_txn t;
 	int ret;
 
 	s->counts = (struct store_counts){ 0 };
+	s->open_clean = false;
 	store_tx_begin(s, &t);
 	if (open_dbis(&t) == 0 && check_meta(&t, err, errlen) == 0) {
-		scan_objects(&t, &sc);
-		scan_chunks(&t, &sc);
-		scan_variants(&t, &sc);
-		for (size_t i = 0; i < sc.n; i++) {
-			if (!sc.v[i].referenced) {
-				store_tx_delete_object(&t, sc.v[i].id);
-				s->st.open_bad_objects++;
-			}
+		if (take_clean(&t, &counts) && load_clean(&t, &sc, &counts)) {
+			s->open_clean = true;
+			s->counts = counts;
+		} else {
+			sc.n = 0;
+			sc.max_id = 0;
+			check_all(&t, &sc);
 		}
 		if (sc.max_id >= s->next_id)
 			s->next_id = sc.max_id + 1;
@@ -348,3 +467,24 @@ out:
 	return ret;
 }
 
+void
+store_mark_clean(struct store *s)
+{
+	uint8_t rec[STORE_CLEAN_LEN];
+	struct store_txn t;
+
+	/* A doomed object may have left chunks behind: let the next open check. */
+	if (s->ndoomed > 0)
+		return;
+	store_tx_begin(s, &t);
+	if (t.ret == 0) {
+		store_put64(rec, mdb_txn_id(t.txn));
+		store_put64(rec + 8, s->counts.used);
+		store_put64(rec + 16, s->counts.objects);
+		store_put64(rec + 24, s->counts.chunks);
+		store_tx_put_next_id(&t);
+		store_tx_put(&t, s->dbi_meta, STORE_CLEAN_KEY, strlen(STORE_CLEAN_KEY), rec,
+		    sizeof(rec));
+	}
+	store_tx_commit(&t);
+}

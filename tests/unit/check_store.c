@@ -656,6 +656,8 @@ START_TEST(crash_leaves_no_trace)
 	if (pid == 0) {
 		struct store *c = open_store("crash", 16 * MIB, &o);
 		uint8_t *body = make_body(2, 64 * KIB);
+		if (!c->open_clean)	/* the parent closed it cleanly */
+			_exit(2);
 		struct store_write *w = store_write_begin(c, "http://x/torn", 13);
 		for (int i = 0; i < 5; i++)
 			if (store_write_append(w, body, 64 * KIB) != 0)
@@ -665,9 +667,12 @@ START_TEST(crash_leaves_no_trace)
 		_exit(4);
 	}
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+	    "child status %#x", status);
 
+	/* The child's clean open took the record out: this open checks. */
 	s = open_store("crash", 16 * MIB, &o);
+	ck_assert(!s->open_clean);
 	struct store_stats st = stats(s);
 	ck_assert_uint_eq(st.open_orphan_chunks, 5);
 	ck_assert_uint_eq(st.chunks, 3);
@@ -677,6 +682,205 @@ START_TEST(crash_leaves_no_trace)
 	ck_assert_int_eq(lookup(s, "http://x/before", NULL, &r), 0);
 	ck_assert_int_eq(check_body(s, &r, 1), 0);
 	store_object_free(&r);
+	store_close(s);
+}
+END_TEST
+
+/* Commits a transaction behind the store's back (rewrites meta next_id). */
+static void
+commit_behind(const char *name)
+{
+	char dir[512];
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = { 7, "next_id" }, v;
+
+	store_dir(dir, sizeof(dir), name);
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 4), 0);
+	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0600), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+	ck_assert_int_eq(mdb_get(txn, dbi, &k, &v), 0);
+	uint8_t id[8];
+	ck_assert_uint_eq(v.mv_size, sizeof(id));
+	memcpy(id, v.mv_data, sizeof(id));
+	v.mv_data = id;
+	ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+/*
+ * After store_close the next open skips the check and rebuilds the same
+ * accounting and eviction state as the check does; a transaction committed
+ * after the close makes the open check again.
+ */
+START_TEST(clean_close_skips_the_check)
+{
+	struct store_options o = small_opts();
+	struct store *s = open_store("clean", 16 * MIB, &o);
+	struct obj objs[] = {
+		{ .url = "http://x/multi", .seed = 1, .len = 3 * 64 * KIB + 11 },
+		{ .url = "http://x/exact", .seed = 2, .len = 2 * 64 * KIB },
+		{ .url = "http://x/empty", .seed = 3, .len = 0, .status = 204 },
+		{ .url = "http://x/v", .sk = "gzip", .vary = "accept-encoding", .seed = 4, .len = 5000 },
+		{ .url = "http://x/v", .sk = "br", .vary = "accept-encoding", .seed = 5, .len = 70 * KIB },
+		{ .url = "http://x/gone", .seed = 6, .len = 100 * KIB },
+	};
+
+	ck_assert(!s->open_clean);	/* a new store */
+	for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++)
+		ck_assert_int_eq(put_object(s, &objs[i], 0), 0);
+	store_sync(s);
+	ck_assert_int_eq(store_invalidate(s, "http://x/gone", 13), 1);
+	store_sync(s);
+	struct store_stats before = stats(s);
+	ck_assert_uint_eq(before.objects, 5);
+	store_close(s);
+
+	s = open_store("clean", 16 * MIB, &o);
+	ck_assert(s->open_clean);
+	struct store_stats st = stats(s);
+	ck_assert_uint_eq(st.bytes, before.bytes);
+	ck_assert_uint_eq(st.objects, before.objects);
+	ck_assert_uint_eq(st.chunks, before.chunks);
+	ck_assert_uint_eq(st.open_orphan_chunks + st.open_bad_objects + st.open_bad_variants, 0);
+	size_t tracked = store_evict_count(s->ev);
+	uint64_t tracked_bytes = store_evict_bytes(s->ev);
+	ck_assert_uint_eq(tracked, 5);
+	for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]) - 1; i++) {
+		struct store_object r;
+		ck_assert_int_eq(lookup(s, objs[i].url, objs[i].sk, &r), 0);
+		ck_assert_int_eq(check_body(s, &r, objs[i].seed), 0);
+		store_object_free(&r);
+	}
+	ck_assert(!present(s, "http://x/gone", NULL));
+	store_close(s);
+
+	/* Clean again; then another process commits: the record is stale. */
+	s = open_store("clean", 16 * MIB, &o);
+	ck_assert(s->open_clean);
+	store_close(s);
+	commit_behind("clean");
+	s = open_store("clean", 16 * MIB, &o);
+	ck_assert(!s->open_clean);
+	st = stats(s);
+	ck_assert_uint_eq(st.bytes, before.bytes);
+	ck_assert_uint_eq(st.objects, before.objects);
+	ck_assert_uint_eq(st.chunks, before.chunks);
+	ck_assert_uint_eq(st.open_orphan_chunks + st.open_bad_objects + st.open_bad_variants, 0);
+	ck_assert_uint_eq(store_evict_count(s->ev), tracked);
+	ck_assert_uint_eq(store_evict_bytes(s->ev), tracked_bytes);
+	ck_assert(present(s, "http://x/v", "br"));
+	store_close(s);
+}
+END_TEST
+
+/*
+ * A clean record that claims to be the last transaction but whose counts are
+ * not the DBs' is not trusted: used below the objects' charge (0), one
+ * object too many (1), one chunk too many (2), or a chunk left out (3).
+ */
+START_TEST(clean_record_must_match_the_dbs)
+{
+	struct store_options o = small_opts();
+	char name[32], dir[512];
+	snprintf(name, sizeof(name), "mismatch%d", _i);
+	struct store *s = open_store(name, 16 * MIB, &o);
+	struct obj a = { .url = "http://x/a", .seed = 1, .len = 2 * 64 * KIB + 5 };
+
+	ck_assert_int_eq(put_object(s, &a, 0), 0);
+	store_sync(s);
+	struct store_stats before = stats(s);
+	store_close(s);
+
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi meta, chunks;
+	MDB_val k = { strlen(STORE_CLEAN_KEY), STORE_CLEAN_KEY }, v;
+	uint8_t rec[STORE_CLEAN_LEN], ck[STORE_CHUNK_KEY];
+	store_dir(dir, sizeof(dir), name);
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 4), 0);
+	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0600), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+	ck_assert_int_eq(mdb_get(txn, meta, &k, &v), 0);
+	ck_assert_uint_eq(v.mv_size, sizeof(rec));
+	memcpy(rec, v.mv_data, sizeof(rec));
+	store_put64(rec, mdb_txn_id(txn));
+	if (_i == 0) {
+		store_put64(rec + 8, 0);
+	} else if (_i == 1 || _i == 2) {
+		uint8_t *count = rec + 8 * (size_t)(_i + 1);	/* objects, chunks */
+		store_put64(count, store_get64(count) + 1);
+	} else {
+		MDB_val kk = { sizeof(ck), ck }, vv = { 10, "0123456789" };
+		store_put64(ck, 999999);
+		store_put32(ck + 8, 0);
+		ck_assert_int_eq(mdb_dbi_open(txn, "chunks", 0, &chunks), 0);
+		ck_assert_int_eq(mdb_put(txn, chunks, &kk, &vv, 0), 0);
+	}
+	v = (MDB_val){ sizeof(rec), rec };
+	ck_assert_int_eq(mdb_put(txn, meta, &k, &v, 0), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	s = open_store(name, 16 * MIB, &o);
+	ck_assert(!s->open_clean);
+	struct store_stats st = stats(s);
+	ck_assert_uint_eq(st.bytes, before.bytes);
+	ck_assert_uint_eq(st.objects, before.objects);
+	ck_assert_uint_eq(st.chunks, before.chunks);
+	ck_assert_uint_eq(st.open_orphan_chunks, _i == 3);
+	ck_assert(present(s, "http://x/a", NULL));
+	store_close(s);
+}
+END_TEST
+
+/* An object still being written at store_close: its chunks are found. */
+START_TEST(write_open_at_close_is_checked)
+{
+	struct store_options o = small_opts();
+	struct store *s = open_store("openwrite", 16 * MIB, &o);
+	struct obj a = { .url = "http://x/kept", .seed = 1, .len = 64 * KIB + 1 };
+	int status;
+
+	ck_assert_int_eq(put_object(s, &a, 0), 0);
+	store_close(s);
+
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* A caller that never finished nor aborted: store_close all the same. */
+		struct store *c = open_store("openwrite", 16 * MIB, &o);
+		uint8_t *body = make_body(2, 3 * 64 * KIB);
+		struct store_write *w = store_write_begin(c, "http://x/unfinished", 19);
+		if (store_write_append(w, body, 3 * 64 * KIB) != 0)
+			_exit(3);
+		store_close(c);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x", status);
+
+	s = open_store("openwrite", 16 * MIB, &o);
+	ck_assert(!s->open_clean);
+	struct store_stats st = stats(s);
+	ck_assert_uint_eq(st.open_orphan_chunks, 3);
+	ck_assert_uint_eq(st.objects, 1);
+	ck_assert_uint_eq(st.chunks, 2);
+	ck_assert(!present(s, "http://x/unfinished", NULL));
+	struct store_object r;
+	ck_assert_int_eq(lookup(s, "http://x/kept", NULL, &r), 0);
+	ck_assert_int_eq(check_body(s, &r, 1), 0);
+	store_object_free(&r);
+	store_close(s);
+	s = open_store("openwrite", 16 * MIB, &o);
+	ck_assert(s->open_clean);
+	ck_assert_uint_eq(stats(s).bytes, st.bytes);
 	store_close(s);
 }
 END_TEST
@@ -721,7 +925,9 @@ START_TEST(unknown_record_version_dropped_at_open)
 	mdb_env_close(env);
 	free(rec);
 
+	/* The rewrite committed after the clean close: the check runs. */
 	s = open_store("version", 16 * MIB, &o);
+	ck_assert(!s->open_clean);
 	struct store_stats st = stats(s);
 	ck_assert_uint_eq(st.open_bad_objects, 1);
 	ck_assert_uint_eq(st.open_orphan_chunks, 2);
@@ -814,8 +1020,9 @@ START_TEST(size_bound_holds)
 	ck_assert(!present(s, "http://x/0", NULL));
 	store_close(s);
 
-	/* Reopened with half the bound: evicted down to it at open. */
+	/* Reopened with half the bound: evicted down to it at (a clean) open. */
 	s = open_store("bound", bound / 2, &o);
+	ck_assert(s->open_clean);
 	ck_assert_uint_le(stats(s).bytes, bound / 2);
 	snprintf(url, sizeof(url), "http://x/%u", n - 1);
 	ck_assert(present(s, url, NULL));
@@ -1048,6 +1255,9 @@ store_suite(void)
 	tcase_add_test(lmdb, persists_across_reopen);
 	tcase_add_test(lmdb, second_open_refused);
 	tcase_add_test(lmdb, crash_leaves_no_trace);
+	tcase_add_test(lmdb, clean_close_skips_the_check);
+	tcase_add_loop_test(lmdb, clean_record_must_match_the_dbs, 0, 4);
+	tcase_add_test(lmdb, write_open_at_close_is_checked);
 	tcase_add_test(lmdb, unknown_record_version_dropped_at_open);
 	tcase_add_test(lmdb, unknown_format_empties_store);
 	tcase_add_test(lmdb, size_bound_holds);
