@@ -69,6 +69,19 @@ sb_addc(struct sbuf *b, char c)
 	sb_add(b, &c, 1);
 }
 
+/* Appends s[0..n) lower-cased (ASCII). */
+static void
+sb_add_lower(struct sbuf *b, const char *s, size_t n)
+{
+	char *d;
+
+	sb_add(b, s, n);
+	d = b->p + b->len - n;
+	for (size_t i = 0; i < n; i++)
+		if (d[i] >= 'A' && d[i] <= 'Z')
+			d[i] = (char)(d[i] - 'A' + 'a');
+}
+
 static void
 sb_adds(struct sbuf *b, const char *s)
 {
@@ -174,11 +187,9 @@ add_origin(struct sbuf *b, const char *scheme, size_t scheme_len,
 			return -1;
 	}
 
-	for (i = 0; i < scheme_len; i++)
-		sb_addc(b, lower(scheme[i]));
+	sb_add_lower(b, scheme, scheme_len);
 	sb_adds(b, "://");
-	for (i = 0; i < host_len; i++)
-		sb_addc(b, lower(host[i]));
+	sb_add_lower(b, host, host_len);
 	/* RFC 3986 §6.2.3: an empty or default port is omitted. */
 	if (port_len > 0) {
 		bool http = b->len >= 7 && memcmp(b->p, "http://", 7) == 0;
@@ -186,9 +197,15 @@ add_origin(struct sbuf *b, const char *scheme, size_t scheme_len,
 
 		if (!((http && pv == 80) || (https && pv == 443))) {
 			char num[8];
+			size_t n = sizeof(num);
 
-			snprintf(num, sizeof(num), ":%lu", pv);
-			sb_adds(b, num);
+			/* Digits without leading zeros: ":0080" is ":80". */
+			do {
+				num[--n] = (char)('0' + pv % 10);
+				pv /= 10;
+			} while (pv != 0);
+			num[--n] = ':';
+			sb_add(b, num + n, sizeof(num) - n);
 		}
 	}
 	return 0;
@@ -214,9 +231,22 @@ add_path(struct sbuf *b, const char *target, size_t len)
 		return -1;
 	for (i = 0; i < path_len; i++) {
 		unsigned char c = (unsigned char)target[i];
+		size_t run;
 
 		if (c <= 0x20 || c >= 0x7f || c == '#')
 			return -1;
+		/* Ordinary bytes are copied a run at a time. */
+		for (run = 0; i + run < path_len; run++) {
+			unsigned char d = (unsigned char)target[i + run];
+
+			if (d <= 0x20 || d >= 0x7f || d == '#' || d == '%')
+				break;
+		}
+		if (run > 0) {
+			sb_add(b, target + i, run);
+			i += run - 1;
+			continue;
+		}
 		if (c == '%' && i + 2 < path_len && hexval(target[i + 1]) >= 0 &&
 		    hexval(target[i + 2]) >= 0) {
 			int v = hexval(target[i + 1]) * 16 + hexval(target[i + 2]);

@@ -208,9 +208,11 @@ enter_head(struct client *c)
 	bufferevent_setwatermark(c->bev, EV_WRITE, CLIENT_LOW_MARK, 0);
 	/* Between requests only the timer measures idleness (timer_cb knows a
 	 * response still being sent); the read timeout is for request bodies. */
-	{
+	if (c->body_timeout) {
 		struct timeval wtv = ms_tv(cfg(c)->send_timeout_ms);
+
 		bufferevent_set_timeouts(c->bev, NULL, &wtv);
+		c->body_timeout = false;
 	}
 	bufferevent_enable(c->bev, EV_READ);
 	/* A new connection has header-timeout for its whole first head (not
@@ -396,9 +398,11 @@ start_request(struct client *c, struct http_request *hr)
 	if (c->body == BODY_CHUNKED)
 		http1_chunked_init(&c->chunked);
 	/* A stalled request body is caught by the read timeout. */
-	{
+	if (!c->body_done) {
 		struct timeval wtv = ms_tv(cfg(c)->send_timeout_ms);
+
 		bufferevent_set_timeouts(c->bev, &tv, &wtv);
+		c->body_timeout = true;
 	}
 	req_start(c, hr);
 	/* Reading stops only when the request outlives this callback: a hit

@@ -62,6 +62,7 @@ struct client {
 	bool			body_paused;
 	bool			response_done;
 	bool			close_after;	/* close once the response is written */
+	bool			body_timeout;	/* the read timeout is armed (a body) */
 	struct event		*timer;
 	struct event		*next_ev;	/* parse the next pipelined request */
 	struct event		*flush_ev;	/* send what is staged in out */

@@ -97,6 +97,23 @@ sb_adds(struct sbuf *b, const char *s)
 	sb_add(b, s, strlen(s));
 }
 
+/* Appends v in decimal (Cache-Status is on every response: no printf). */
+static void
+sb_add_int(struct sbuf *b, int64_t v)
+{
+	char num[24];
+	size_t n = sizeof(num);
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+	do {
+		num[--n] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		num[--n] = '-';
+	sb_add(b, num + n, sizeof(num) - n);
+}
+
 static int64_t
 min64(int64_t a, int64_t b)
 {
@@ -1532,7 +1549,6 @@ char *
 policy_cache_status(const char *name, const struct policy_cache_status *cs)
 {
 	struct sbuf b;
-	char num[32];
 
 	AN(name);
 	AN(cs);
@@ -1545,12 +1561,12 @@ policy_cache_status(const char *name, const struct policy_cache_status *cs)
 		sb_adds(&b, policy_fwd_name(cs->fwd));
 	}
 	if (cs->fwd_status > 0) {
-		snprintf(num, sizeof(num), "; fwd-status=%d", cs->fwd_status);
-		sb_adds(&b, num);
+		sb_adds(&b, "; fwd-status=");
+		sb_add_int(&b, cs->fwd_status);
 	}
 	if (cs->has_ttl) {
-		snprintf(num, sizeof(num), "; ttl=%lld", (long long)cs->ttl);
-		sb_adds(&b, num);
+		sb_adds(&b, "; ttl=");
+		sb_add_int(&b, cs->ttl);
 	}
 	if (cs->stored)
 		sb_adds(&b, "; stored");

@@ -35,6 +35,7 @@
 #include "config.h"
 #include "fetch.h"
 #include "headers.h"
+#include "hot.h"
 #include "http1.h"
 #include "inflight.h"
 #include "log.h"
@@ -48,6 +49,7 @@
 
 #define REQ_MAGIC	0x52455131u
 #define TAKE_MAX	(256u * 1024u)
+#define HOT_COPY_MAX	(4u * 1024u)	/* hot bodies up to this are copied, not referenced */
 
 enum req_step {
 	REQ_ROUTE = 0,
@@ -93,6 +95,10 @@ struct req {
 
 	/* cache */
 	char			*pkey;
+	size_t			pkey_len;
+	bool			plain;		/* hot_request_plain */
+	uint64_t		key_hash;	/* store_key_hash */
+	uint32_t		key_version;	/* store_key_version before the lookup */
 	bool			have_obj;
 	struct store_object	obj;
 	struct fields		obj_fields;
@@ -514,6 +520,158 @@ store_progress(struct req *r)
 	}
 }
 
+/* ---- hot hits: the worker's table of ready responses (hot.h) ---------- */
+
+/*
+ * Whether this hit's response may go into the hot table: a plain GET
+ * (hot_request_plain) answered with a fresh, complete 200 that has no Vary
+ * and a Date of its own, whose Cache-Status says nothing but hit and ttl
+ * (and the key where the site shows it). Called before send_head edits the
+ * stored fields.
+ */
+static bool
+hot_candidate(const struct req *r)
+{
+	return r->plain && r->hr.method == HTTP_M_GET && r->dec.action == POLICY_FRESH &&
+	    !r->revalidating && r->obj.status == 200 && r->obj.vary_len == 0 &&
+	    r->obj.body_len <= HOT_MAX_BODY && r->cs.detail == NULL &&
+	    !r->cs.stored && !r->cs.collapsed && r->cs.fwd_status == 0 &&
+	    fields_get(&r->obj_fields, "Date") != NULL;
+}
+
+/*
+ * Puts the response just sent into the hot table: its head as send_head
+ * wrote it, less the fields serve_hot writes per request, and its body.
+ * age is the Age sent.
+ */
+static void
+hot_keep(struct req *r, int64_t age)
+{
+	struct cache *cache = cache_get();
+	struct evbuffer *head = evbuffer_new(), *body = evbuffer_new();
+	struct hot_entry e;
+	struct fields f;
+	size_t len;
+
+	AN(head);
+	AN(body);
+	for (uint32_t i = 0; i < r->obj.chunk_count; i++)
+		if (store_read_chunk(cache->store, r->obj.id, i, body) != 0)
+			goto out;
+	if (evbuffer_get_length(body) != r->obj.body_len)
+		goto out;
+	fields_copy(&f, &r->obj_fields);
+	fields_remove(&f, "Age");
+	fields_remove(&f, "Cache-Status");
+	fields_remove(&f, "Connection");
+	http1_write_response_head(head, r->status, http_status_reason(r->status), &f);
+	fields_free(&f);
+	/* Without the blank line that ends the head. */
+	len = evbuffer_get_length(head);
+	ASSERT(len >= 2);
+	memset(&e, 0, sizeof(e));
+	e.pkey = r->pkey;
+	e.pkey_len = r->pkey_len;
+	e.store_hash = r->key_hash;
+	e.version = r->key_version;
+	e.cfg_generation = r->client->cfg->generation;
+	e.site = r->site;
+	e.object_id = r->obj.id;
+	e.since = r->now;
+	e.fresh_until = (time_t)(r->now + r->dec.ttl);
+	e.age_base = age - (int64_t)r->now;
+	e.ttl_base = r->dec.ttl + (int64_t)r->now;
+	e.head = (char *)evbuffer_pullup(head, -1);
+	e.head_len = len - 2;
+	e.body = (char *)evbuffer_pullup(body, -1);
+	e.body_len = r->obj.body_len;
+	(void)hot_put(r->client->worker->hot, &e);
+out:
+	evbuffer_free(head);
+	evbuffer_free(body);
+}
+
+static void
+release_hot_body(const void *data, size_t len, void *cookie)
+{
+	hot_body_release(cookie);
+}
+
+/*
+ * Answers a plain request from the hot table: the stored head, then the
+ * fields that change per request (Age, Cache-Status, Connection) as
+ * send_head would write them, then the body. Returns false when the table
+ * has no usable entry; the request then goes through the store.
+ */
+static bool
+serve_hot(struct req *r)
+{
+	struct client *c = r->client;
+	struct hot *hot = c->worker->hot;
+	struct store *store = cache_get()->store;
+	const struct hot_entry *e;
+	struct evbuffer *out;
+	struct evbuffer_iovec v;
+	char num[32], *cs, *p;
+	const char *age_s, *conn;
+	int64_t age;
+	size_t total, body_len, copied;
+
+	e = hot_find(hot, r->pkey, r->pkey_len, c->cfg->generation, r->site, r->now);
+	if (e == NULL)
+		return false;
+	if (store_key_version(store, e->store_hash) != e->version ||
+	    !store_touch(store, e->object_id)) {
+		hot_drop(hot, r->pkey, r->pkey_len);
+		return false;
+	}
+	r->step = REQ_DELIVER;
+	r->src = SRC_STORE;
+	r->status = 200;
+	r->cache_status = "HIT";
+	r->cs.hit = true;
+	r->cs.fwd = POLICY_FWD_NONE;
+	r->cs.detail = NULL;
+	r->cs.has_ttl = true;
+	r->cs.ttl = e->ttl_base - (int64_t)r->now;
+	age = e->age_base + (int64_t)r->now;
+	r->framing = r->hr.method == HTTP_M_HEAD ? OUT_NONE : OUT_LENGTH;
+	r->keep_alive = !(c->close_after || !c->body_done || worker_is_draining(c->worker));
+	age_s = dec((uint64_t)(age < 0 ? 0 : age), num);
+	cs = policy_cache_status(via_name(r), &r->cs);
+	conn = !r->keep_alive ? "Connection: close\r\n" :
+	    r->hr.version == 10 ? "Connection: keep-alive\r\n" : "";
+	body_len = r->framing == OUT_LENGTH ? e->body_len : 0;
+	/* A small response goes as one contiguous piece (one buffer callback);
+	 * a larger body is referenced, not copied. */
+	copied = body_len <= HOT_COPY_MAX ? body_len : 0;
+	total = e->head_len + 5 + strlen(age_s) + 16 + strlen(cs) + 2 + strlen(conn) + 2 +
+	    copied;
+	out = client_output(c);
+	AN(evbuffer_reserve_space(out, (ev_ssize_t)total, &v, 1) == 1);
+	ASSERT(v.iov_len >= total);
+	p = v.iov_base;
+	p = mempcpy(p, e->head, e->head_len);
+	p = mempcpy(p, "Age: ", 5);
+	p = mempcpy(p, age_s, strlen(age_s));
+	p = mempcpy(p, "\r\nCache-Status: ", 16);
+	p = mempcpy(p, cs, strlen(cs));
+	p = mempcpy(p, "\r\n", 2);
+	p = mempcpy(p, conn, strlen(conn));
+	p = mempcpy(p, "\r\n", 2);
+	p = mempcpy(p, e->body, copied);
+	ASSERT(p == (char *)v.iov_base + total);
+	free(cs);
+	v.iov_len = total;
+	AZ(evbuffer_commit_space(out, &v, 1));
+	if (copied < body_len)
+		AZ(evbuffer_add_reference(out, e->body, body_len, release_hot_body,
+		    hot_body_hold(e)));
+	r->bytes_out += total + (body_len - copied);
+	send_end(r);
+	return true;
+}
+
 /*
  * Serves the stored object (r->obj with r->obj_fields, possibly just
  * freshened by a 304): 304 to a matching conditional request, 206/416 for a
@@ -586,9 +744,13 @@ serve_stored(struct req *r)
 		fields_set(sf, "Content-Type", buf);
 		send_head(r, 206, NULL, sf, 11, r->hr.method == HTTP_M_HEAD, (int64_t)total);
 	} else {
+		bool hot = hot_candidate(r);
+
 		send_head(r, r->obj.status, NULL, sf, 11, r->hr.method == HTTP_M_HEAD ||
 		    r->obj.status == 204 || r->obj.status == 304 || r->obj.status < 200,
 		    (int64_t)r->obj.body_len);
+		if (hot)
+			hot_keep(r, age);
 	}
 	if (r->hr.method == HTTP_M_HEAD || r->framing == OUT_NONE) {
 		send_end(r);
@@ -943,7 +1105,16 @@ do_lookup(struct req *r)
 	}
 	if (r->site->cache_status_key)
 		r->cs.key = r->pkey;
-	rc = store_lookup(cache->store, r->pkey, strlen(r->pkey), secondary_key_cb, r, &r->obj);
+	r->pkey_len = strlen(r->pkey);
+	r->plain = hot_request_plain(&r->hr);
+	if (r->plain) {
+		if (serve_hot(r))
+			return;
+		/* Read before the lookup: see store_key_version. */
+		r->key_hash = store_key_hash(cache->store, r->pkey, r->pkey_len);
+		r->key_version = store_key_version(cache->store, r->key_hash);
+	}
+	rc = store_lookup(cache->store, r->pkey, r->pkey_len, secondary_key_cb, r, &r->obj);
 	if (rc == 0) {
 		r->have_obj = true;
 		if (fields_from_block_ref(&r->obj_fields, r->obj.headers,

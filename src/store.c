@@ -99,6 +99,40 @@ store_pk_hash(const struct store *s, const void *pk, size_t len)
 	return store_siphash(s->hash_key, pk, len);
 }
 
+uint64_t
+store_key_hash(struct store *s, const char *pk, size_t pk_len)
+{
+	CHECK_OBJ(s, STORE_MAGIC);
+	return store_pk_hash(s, pk, pk_len);
+}
+
+uint32_t
+store_key_version(struct store *s, uint64_t hash)
+{
+	CHECK_OBJ(s, STORE_MAGIC);
+	return atomic_load_explicit(&s->key_versions[hash % STORE_KEY_VERSIONS],
+	    memory_order_acquire);
+}
+
+void
+store_key_bump(struct store *s, uint64_t pk_hash)
+{
+	atomic_fetch_add_explicit(&s->key_versions[pk_hash % STORE_KEY_VERSIONS], 1,
+	    memory_order_release);
+}
+
+bool
+store_touch(struct store *s, uint64_t id)
+{
+	CHECK_OBJ(s, STORE_MAGIC);
+	bool live;
+
+	AZ(pthread_mutex_lock(&s->ev_mtx));
+	live = store_evict_access(s->ev, id);
+	AZ(pthread_mutex_unlock(&s->ev_mtx));
+	return live;
+}
+
 void
 store_op_free(struct store_op *op)
 {
@@ -171,6 +205,7 @@ destroy(struct store *s)
 		close(s->lock_fd);
 	store_evict_free(s->ev);
 	free(s->doomed);
+	free(s->key_versions);
 	AZ(pthread_mutex_destroy(&s->rd_mtx));
 	AZ(pthread_mutex_destroy(&s->ev_mtx));
 	AZ(pthread_mutex_destroy(&s->q_mtx));
@@ -262,6 +297,7 @@ store_open(const char *dir, uint64_t size_bound, const struct store_options *opt
 		err[0] = '\0';
 	s->magic = STORE_MAGIC;
 	s->lock_fd = -1;
+	s->key_versions = xcalloc(STORE_KEY_VERSIONS, sizeof(*s->key_versions));
 	AZ(pthread_mutex_init(&s->rd_mtx, NULL));
 	AZ(pthread_mutex_init(&s->ev_mtx, NULL));
 	AZ(pthread_mutex_init(&s->q_mtx, NULL));
@@ -739,6 +775,8 @@ store_invalidate(struct store *s, const char *pk, size_t pk_len)
 	op->pk_len = pk_len;
 	op->pk_hash = store_pk_hash(s, pk, pk_len);
 	op->cost = pk_len;
+	/* Hidden from lookups now, so from copies of lookups too. */
+	store_key_bump(s, op->pk_hash);
 	AZ(enqueue(s, op, false));
 	return hidden;
 }

@@ -38,6 +38,7 @@
 /* meta "clean" (store_recover.c): u64 txn id, u64 used bytes, objects, chunks */
 #define STORE_CLEAN_KEY		"clean"
 #define STORE_CLEAN_LEN		32
+#define STORE_KEY_VERSIONS	65536u	/* store_key_version counters */
 
 /* ---- big-endian fields --------------------------------------------------- */
 
@@ -227,6 +228,8 @@ struct store {
 	atomic_uint_fast64_t	lookups;
 	atomic_uint_fast64_t	hits;
 	atomic_uint_fast64_t	write_rejects;
+	/* store_key_version's counters, indexed by primary-key hash */
+	atomic_uint_least32_t	*key_versions;
 	pthread_mutex_t		st_mtx;
 	struct store_stats	st;	/* the writer's counters */
 };
@@ -234,6 +237,8 @@ struct store {
 /* store.c */
 /* The hash of a primary key that keys the variants DB. */
 uint64_t store_pk_hash(const struct store *s, const void *pk, size_t len);
+/* Changes store_key_version for keys hashing to pk_hash (after a commit). */
+void store_key_bump(struct store *s, uint64_t pk_hash);
 /* Maps an LMDB or errno code to a STORE_E* code. */
 int store_map_err(int rc);
 /* Frees a queued operation and everything it owns. */

@@ -124,7 +124,7 @@ apply_finish(struct store_txn *t, const struct store_op *op)
 
 /* RFC 9111 §4.3.4: new status, times and header block; body and keys kept. */
 static void
-apply_update(struct store_txn *t, const struct store_op *op)
+apply_update(struct store_txn *t, struct store_op *op)
 {
 	struct store_objrec r;
 	uint8_t kb[8];
@@ -135,6 +135,8 @@ apply_update(struct store_txn *t, const struct store_op *op)
 	if (store_tx_get_copy(t, t->s->dbi_objects, kb, sizeof(kb), &copy, &len) != 0)
 		return;		/* evicted or replaced meanwhile */
 	if (store_objrec_decode(copy, len, &r) == 0) {
+		/* For store_key_bump once committed. */
+		op->pk_hash = store_pk_hash(t->s, r.pk, r.pk_len);
 		r.status = op->status;
 		r.flags = op->flags;
 		r.request_time = op->request_time;
@@ -185,7 +187,7 @@ apply_invalidate(struct store_txn *t, const struct store_op *op)
 }
 
 static void
-apply_op(struct store_txn *t, const struct store_op *op)
+apply_op(struct store_txn *t, struct store_op *op)
 {
 	switch (op->kind) {
 	case OP_CHUNK:
@@ -362,6 +364,10 @@ store_writer_main(void *arg)
 		AZ(pthread_mutex_unlock(&s->q_mtx));
 		run_batch(s, batch, n);
 		for (size_t i = 0; i < n; i++) {
+			/* What lookups of these keys return has changed (or, for an
+			 * op that failed, may have): see store_key_version. */
+			if (batch[i]->kind == OP_FINISH || batch[i]->kind == OP_UPDATE)
+				store_key_bump(s, batch[i]->pk_hash);
 			if (batch[i]->done != NULL)
 				batch[i]->done(batch[i]->done_arg);
 			store_op_free(batch[i]);

@@ -27,11 +27,15 @@
 
 #include "client.h"
 #include "config.h"
+#include "hot.h"
 #include "inflight.h"
 #include "log.h"
 #include "upstream.h"
 #include "util.h"
 #include "worker.h"
+
+/* Per worker: enough for the ~10^4 hottest small objects. */
+#define HOT_TABLE_BYTES	(16u * 1024u * 1024u)
 
 static pthread_mutex_t config_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct config_ref *current_config;
@@ -76,8 +80,11 @@ worker_config_publish(struct config *c)
 
 	/* NULL unpublishes (at exit): the last reference frees the config. */
 	if (c != NULL) {
+		static uint64_t generations;
+
 		r = xcalloc(1, sizeof(*r));
 		r->cfg = c;
+		r->generation = ++generations;
 		atomic_init(&r->refs, 1);	/* the reference "current" holds */
 	}
 	pthread_mutex_lock(&config_lock);
@@ -293,6 +300,7 @@ worker_free(struct worker *w)
 			evconnlistener_free(w->listeners[i]);
 	free(w->listeners);
 	upstream_pools_free(w->pools);
+	hot_free(w->hot);
 	if (w->stop_ev != NULL)
 		event_free(w->stop_ev);
 	if (w->base != NULL)
@@ -321,6 +329,7 @@ workers_start(unsigned n, char *err, size_t errlen)
 		w->base = new_base();
 		AN(w->base);
 		w->pools = upstream_pools_new(w);
+		w->hot = hot_new(HOT_TABLE_BYTES);
 		w->stop_ev = event_new(w->base, -1, 0, stop_cb, w);
 		AN(w->stop_ev);
 		w->nlisteners = r->cfg->nlisteners;

@@ -31,6 +31,7 @@ struct upstream_pools;
 struct config_ref {
 	struct config	*cfg;
 	atomic_uint	refs;
+	uint64_t	generation;	/* 1 for the first config published, then 2, ... */
 };
 
 struct worker_stats {
@@ -58,6 +59,7 @@ struct worker {
 	struct event		*stop_ev;	/* activated from the main thread */
 	atomic_bool		draining;
 	struct worker_stats	stats;
+	struct hot		*hot;		/* hot stored responses (hot.h) */
 };
 
 /* The config currently published, with a reference the caller must release. */

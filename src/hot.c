@@ -1,0 +1,218 @@
+/*
+ * hot.c: a worker's table of hot stored responses (see hot.h).
+ *
+ * Direct-mapped: HOT_SLOTS slots indexed by a 64-bit FNV-1a hash of the
+ * primary key; a new entry replaces whatever held its slot. That makes the
+ * table an approximation of "the most recently served objects", which is
+ * what a skewed workload needs, at the cost of one array index per lookup
+ * and no bookkeeping per hit. The byte bound is checked at insertion: an
+ * entry that does not fit is simply not kept (the store still serves it).
+ */
+#include "hot.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "headers.h"
+#include "http1.h"
+#include "util.h"
+
+#define HOT_SLOTS	16384u
+
+/* A body shared by its entry and the consumers holding it (hot_body_hold). */
+struct body {
+	unsigned	refs;
+	char		data[];
+};
+
+struct hot {
+	struct hot_entry	**slot;
+	size_t			count;
+	size_t			bytes;
+	size_t			max_bytes;
+};
+
+static uint64_t
+hash_key(const char *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+static size_t
+entry_bytes(const struct hot_entry *e)
+{
+	return sizeof(*e) + e->pkey_len + e->head_len + e->body_len;
+}
+
+static void
+entry_free(struct hot *h, struct hot_entry *e)
+{
+	h->count--;
+	h->bytes -= entry_bytes(e);
+	free(e->pkey);
+	free(e->head);
+	hot_body_release(e->body - offsetof(struct body, data));
+	free(e);
+}
+
+struct hot *
+hot_new(size_t max_bytes)
+{
+	struct hot *h = xcalloc(1, sizeof(*h));
+
+	h->slot = xcalloc(HOT_SLOTS, sizeof(*h->slot));
+	h->max_bytes = max_bytes;
+	return h;
+}
+
+void
+hot_free(struct hot *h)
+{
+	if (h == NULL)
+		return;
+	for (size_t i = 0; i < HOT_SLOTS; i++)
+		if (h->slot[i] != NULL)
+			entry_free(h, h->slot[i]);
+	free(h->slot);
+	free(h);
+}
+
+/* Field names that make a request other than plain, by first letter. */
+static bool
+changes_answer(const struct field *f)
+{
+	switch (f->name[0] | 0x20) {
+	case 'a':
+		return str_ieq(f->name, f->name_len, "Authorization");
+	case 'c':
+		return str_ieq(f->name, f->name_len, "Cache-Control");
+	case 'i':
+		return f->name_len > 3 && (f->name[1] | 0x20) == 'f' && f->name[2] == '-';
+	case 'p':
+		return str_ieq(f->name, f->name_len, "Pragma");
+	case 'r':
+		return str_ieq(f->name, f->name_len, "Range");
+	default:
+		return false;
+	}
+}
+
+bool
+hot_request_plain(const struct http_request *hr)
+{
+	if (hr->method != HTTP_M_GET && hr->method != HTTP_M_HEAD)
+		return false;
+	if (hr->body != BODY_NONE)
+		return false;
+	for (size_t i = 0; i < hr->fields.n; i++)
+		if (changes_answer(&hr->fields.v[i]))
+			return false;
+	return true;
+}
+
+const struct hot_entry *
+hot_find(struct hot *h, const char *pk, size_t pk_len, uint64_t cfg_generation,
+    const void *site, time_t now)
+{
+	uint64_t hash = hash_key(pk, pk_len);
+	struct hot_entry **sp = &h->slot[hash % HOT_SLOTS], *e = *sp;
+
+	if (e == NULL || e->hash != hash || e->pkey_len != pk_len ||
+	    memcmp(e->pkey, pk, pk_len) != 0)
+		return NULL;
+	if (e->cfg_generation != cfg_generation ||
+	    e->site != site || now < e->since || now >= e->fresh_until) {
+		entry_free(h, e);
+		*sp = NULL;
+		return NULL;
+	}
+	return e;
+}
+
+bool
+hot_put(struct hot *h, const struct hot_entry *src)
+{
+	struct hot_entry *e, **sp;
+	struct body *b;
+	size_t need = entry_bytes(src);
+	uint64_t hash = hash_key(src->pkey, src->pkey_len);
+
+	if (src->body_len > HOT_MAX_BODY)
+		return false;
+	sp = &h->slot[hash % HOT_SLOTS];
+	if (*sp != NULL) {
+		entry_free(h, *sp);
+		*sp = NULL;
+	}
+	if (h->bytes + need > h->max_bytes)
+		return false;
+	e = xmalloc(sizeof(*e));
+	*e = *src;
+	e->hash = hash;
+	e->pkey = xmalloc(src->pkey_len + 1);
+	memcpy(e->pkey, src->pkey, src->pkey_len);
+	e->pkey[src->pkey_len] = '\0';
+	e->head = xmalloc(src->head_len + 1);
+	memcpy(e->head, src->head, src->head_len);
+	e->head[src->head_len] = '\0';
+	b = xmalloc(sizeof(*b) + src->body_len + 1);
+	b->refs = 1;
+	e->body = b->data;
+	if (src->body_len > 0)
+		memcpy(e->body, src->body, src->body_len);
+	*sp = e;
+	h->count++;
+	h->bytes += need;
+	return true;
+}
+
+void
+hot_drop(struct hot *h, const char *pk, size_t pk_len)
+{
+	uint64_t hash = hash_key(pk, pk_len);
+	struct hot_entry **sp = &h->slot[hash % HOT_SLOTS], *e = *sp;
+
+	if (e != NULL && e->hash == hash && e->pkey_len == pk_len &&
+	    memcmp(e->pkey, pk, pk_len) == 0) {
+		entry_free(h, e);
+		*sp = NULL;
+	}
+}
+
+void *
+hot_body_hold(const struct hot_entry *e)
+{
+	struct body *b = (struct body *)(void *)(e->body - offsetof(struct body, data));
+
+	b->refs++;
+	return b;
+}
+
+void
+hot_body_release(void *cookie)
+{
+	struct body *b = cookie;
+
+	ASSERT(b->refs > 0);
+	if (--b->refs == 0)
+		free(b);
+}
+
+size_t
+hot_count(const struct hot *h)
+{
+	return h->count;
+}
+
+size_t
+hot_bytes(const struct hot *h)
+{
+	return h->bytes;
+}
