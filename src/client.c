@@ -19,7 +19,8 @@
  * current callback is over, still in the same loop pass: when the
  * bufferevent has nothing queued, the staged bytes are written to the
  * socket at once, and only what the kernel does not take is handed to the
- * bufferevent. A keep-alive hit thus costs one writev and no write-interest
+ * bufferevent (copied, when client_output_pin says it references memory
+ * that must not be held). A keep-alive hit thus costs one writev and no write-interest
  * change (epoll_ctl) at all, and its head and body leave in one segment.
  *
  * Reading is disabled while a request runs and its body (if any) is fully
@@ -137,6 +138,14 @@ flush_staged(struct client *c)
 		return;
 	if (evbuffer_get_length(queued) == 0 && fd >= 0)
 		(void)evbuffer_write(c->out, fd);
+	while (c->out_pinned && evbuffer_get_length(c->out) > 0) {
+		struct evbuffer_iovec v;
+
+		AN(evbuffer_peek(c->out, -1, NULL, &v, 1));
+		AZ(evbuffer_add(queued, v.iov_base, v.iov_len));
+		AZ(evbuffer_drain(c->out, v.iov_len));
+	}
+	c->out_pinned = false;
 	if (evbuffer_get_length(c->out) > 0)
 		AZ(evbuffer_add_buffer(queued, c->out));
 }
@@ -565,6 +574,12 @@ struct evbuffer *
 client_output(struct client *c)
 {
 	return c->out;
+}
+
+void
+client_output_pin(struct client *c)
+{
+	c->out_pinned = true;
 }
 
 bool

@@ -67,6 +67,7 @@ struct client {
 	struct event		*next_ev;	/* parse the next pipelined request */
 	struct event		*flush_ev;	/* send what is staged in out */
 	struct evbuffer		*out;		/* staged response bytes (client.c) */
+	bool			out_pinned;	/* client_output_pin */
 	LIST_ENTRY(client)	link;
 };
 
@@ -79,6 +80,13 @@ void client_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *
  * current callback returns (see client.c).
  */
 struct evbuffer *client_output(struct client *c);
+/*
+ * Says that what the request just staged references memory that must be
+ * let go by the end of the current callback (store chunks referenced in
+ * the store's map): what the socket does not take at once is then copied
+ * rather than queued by reference.
+ */
+void client_output_pin(struct client *c);
 /* True when the output backlog is above the high mark (pause the origin). */
 bool client_output_congested(const struct client *c);
 

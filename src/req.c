@@ -467,6 +467,7 @@ store_progress(struct req *r)
 		uint32_t idx;
 		uint64_t skip;
 		size_t len, n;
+		int rc;
 
 		if (r->send_left == 0 && r->next_part < r->parts.n) {
 			/* The next part of a multipart/byteranges body. */
@@ -487,7 +488,14 @@ store_progress(struct req *r)
 			break;
 		idx = (uint32_t)(r->send_from / r->obj.chunk_size);
 		skip = r->send_from % r->obj.chunk_size;
-		if (store_read_chunk(cache->store, r->obj.id, idx, r->tmp) != 0) {
+		/* By reference from the map when a reader slot is free; the
+		 * client copies what its socket does not take at once. */
+		rc = store_read_chunk_ref(cache->store, r->obj.id, idx, r->tmp);
+		if (rc == STORE_EBUSY)
+			rc = store_read_chunk(cache->store, r->obj.id, idx, r->tmp);
+		else if (rc == 0)
+			client_output_pin(r->client);
+		if (rc != 0) {
 			log_warn("%s: stored object %llu vanished while being sent", r->pkey,
 			    (unsigned long long)r->obj.id);
 			evbuffer_drain(r->tmp, evbuffer_get_length(r->tmp));

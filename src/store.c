@@ -277,6 +277,8 @@ open_env(struct store *s, const char *dir, uint64_t slack, const struct store_op
 	    || (rc = mdb_env_stat(s->env, &st)) != 0)
 		goto fail;
 	s->psize = st.ms_psize;
+	/* Half the reader slots at most are pinned by referenced chunks. */
+	s->max_chunk_refs = (o->max_readers ? o->max_readers : DEFAULT_READERS) / 2;
 	/* LMDB moves a value to overflow pages past this node size (mdb.c me_nodemax). */
 	s->nodemax = (((s->psize - 16) / 2) & ~(size_t)1) - 2;
 	return 0;
@@ -529,6 +531,57 @@ store_read_chunk(struct store *s, uint64_t id, uint32_t index, struct evbuffer *
 		ret = STORE_EIO;
 	rtxn_end(s, txn);
 	return ret;
+}
+
+/* What keeps a referenced chunk's bytes valid: its read transaction. */
+struct chunk_ref {
+	struct store	*s;
+	MDB_txn		*txn;
+};
+
+static void
+chunk_ref_done(const void *data, size_t len, void *arg)
+{
+	struct chunk_ref *ref = arg;
+
+	rtxn_end(ref->s, ref->txn);
+	atomic_fetch_sub(&ref->s->chunk_refs, 1);
+	free(ref);
+}
+
+int
+store_read_chunk_ref(struct store *s, uint64_t id, uint32_t index, struct evbuffer *out)
+{
+	CHECK_OBJ(s, STORE_MAGIC);
+	uint8_t kb[STORE_CHUNK_KEY];
+	MDB_val k = { sizeof(kb), kb }, v;
+	struct chunk_ref *ref;
+	MDB_txn *txn;
+	int ret, rc;
+
+	if (atomic_fetch_add(&s->chunk_refs, 1) >= s->max_chunk_refs) {
+		atomic_fetch_sub(&s->chunk_refs, 1);
+		return STORE_EBUSY;
+	}
+	store_put64(kb, id);
+	store_put32(kb + 8, index);
+	if ((ret = rtxn_begin(s, &txn)) != 0) {
+		atomic_fetch_sub(&s->chunk_refs, 1);
+		return ret;
+	}
+	if ((rc = mdb_get(txn, s->dbi_chunks, &k, &v)) != 0) {
+		rtxn_end(s, txn);
+		atomic_fetch_sub(&s->chunk_refs, 1);
+		return store_map_err(rc);
+	}
+	ref = xmalloc(sizeof(*ref));
+	ref->s = s;
+	ref->txn = txn;
+	if (evbuffer_add_reference(out, v.mv_data, v.mv_size, chunk_ref_done, ref) != 0) {
+		chunk_ref_done(NULL, 0, ref);
+		return STORE_EIO;
+	}
+	return 0;
 }
 
 /* ---- the write API: queue operations for the writer ---------------------- */

@@ -181,6 +181,19 @@ int store_read_chunk(struct store *s, uint64_t id, uint32_t index,
     struct evbuffer *out);
 
 /*
+ * Like store_read_chunk, but appends a reference to the chunk's bytes in the
+ * store's map rather than a copy (a large hit then costs no memcpy). The
+ * read transaction that keeps them valid stays open until out lets go of
+ * the reference, and meanwhile holds a reader slot and keeps the writer
+ * from reusing pages freed since: the caller must let go within the
+ * current callback (client.c copies what the socket did not take). Returns
+ * 0, STORE_ENOTFOUND, or STORE_EBUSY when half the reader slots are already
+ * held this way (copy instead).
+ */
+int store_read_chunk_ref(struct store *s, uint64_t id, uint32_t index,
+    struct evbuffer *out);
+
+/*
  * Starts storing a response for primary key pk (copied). The returned handle
  * belongs to the caller, who must end it with store_write_finish or
  * store_write_abort (both free it).

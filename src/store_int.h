@@ -228,6 +228,9 @@ struct store {
 	atomic_uint_fast64_t	lookups;
 	atomic_uint_fast64_t	hits;
 	atomic_uint_fast64_t	write_rejects;
+	/* store_read_chunk_ref: read transactions its references hold */
+	atomic_uint		chunk_refs;
+	unsigned		max_chunk_refs;
 	/* store_key_version's counters, indexed by primary-key hash */
 	atomic_uint_least32_t	*key_versions;
 	pthread_mutex_t		st_mtx;
