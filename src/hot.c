@@ -2,10 +2,11 @@
  * hot.c: a worker's table of hot stored responses (see hot.h).
  *
  * Direct-mapped: HOT_SLOTS slots indexed by a 64-bit FNV-1a hash of the
- * primary key; a new entry replaces whatever held its slot. That makes the
- * table an approximation of "the most recently served objects", which is
- * what a skewed workload needs, at the cost of one array index per lookup
- * and no bookkeeping per hit. The byte bound is checked at insertion: an
+ * primary key, one array index per lookup. Which key keeps a contested slot
+ * is decided by a small frequency score (hot_admit): each hit adds one (up
+ * to HOT_SCORE_MAX), each rejected candidate for the slot takes one, and a
+ * candidate wins only a slot whose score is down to zero. Keys hit often
+ * stay; keys requested once in a while do not churn the table. The byte bound is checked at insertion: an
  * entry that does not fit is simply not kept (the store still serves it).
  */
 #include "hot.h"
@@ -19,6 +20,7 @@
 #include "util.h"
 
 #define HOT_SLOTS	16384u
+#define HOT_SCORE_MAX	3u
 
 /* A body shared by its entry and the consumers holding it (hot_body_hold). */
 struct body {
@@ -28,6 +30,7 @@ struct body {
 
 struct hot {
 	struct hot_entry	**slot;
+	size_t			hand;		/* make_room's clock hand */
 	size_t			count;
 	size_t			bytes;
 	size_t			max_bytes;
@@ -133,7 +136,43 @@ hot_find(struct hot *h, const char *pk, size_t pk_len, uint64_t cfg_generation,
 		*sp = NULL;
 		return NULL;
 	}
+	if (e->score < HOT_SCORE_MAX)
+		e->score++;
 	return e;
+}
+
+bool
+hot_admit(struct hot *h, const char *pk, size_t pk_len)
+{
+	struct hot_entry *e = h->slot[hash_key(pk, pk_len) % HOT_SLOTS];
+
+	if (e == NULL || e->score == 0)
+		return true;
+	e->score--;
+	return false;
+}
+
+/*
+ * Frees entries until need more bytes fit: a clock over the slots, taking
+ * entries whose score is zero and lowering the others', so that stale,
+ * unreachable (an older configuration's) and rarely hit entries go first.
+ */
+static void
+make_room(struct hot *h, size_t need)
+{
+	while (h->bytes + need > h->max_bytes) {
+		struct hot_entry **sp = &h->slot[h->hand];
+
+		h->hand = (h->hand + 1) % HOT_SLOTS;
+		if (*sp == NULL)
+			continue;
+		if ((*sp)->score > 0) {
+			(*sp)->score--;
+			continue;
+		}
+		entry_free(h, *sp);
+		*sp = NULL;
+	}
 }
 
 bool
@@ -144,18 +183,18 @@ hot_put(struct hot *h, const struct hot_entry *src)
 	size_t need = entry_bytes(src);
 	uint64_t hash = hash_key(src->pkey, src->pkey_len);
 
-	if (src->body_len > HOT_MAX_BODY)
-		return false;
 	sp = &h->slot[hash % HOT_SLOTS];
 	if (*sp != NULL) {
 		entry_free(h, *sp);
 		*sp = NULL;
 	}
-	if (h->bytes + need > h->max_bytes)
+	if (src->body_len > HOT_MAX_BODY || need > h->max_bytes)
 		return false;
+	make_room(h, need);
 	e = xmalloc(sizeof(*e));
 	*e = *src;
 	e->hash = hash;
+	e->score = 0;
 	e->pkey = xmalloc(src->pkey_len + 1);
 	memcpy(e->pkey, src->pkey, src->pkey_len);
 	e->pkey[src->pkey_len] = '\0';

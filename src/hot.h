@@ -52,6 +52,7 @@ struct hot_entry {
 	size_t		head_len;
 	char		*body;		/* hot_body_hold keeps it alive past the entry */
 	size_t		body_len;
+	unsigned	score;		/* recent hits, for hot_admit (set by the table) */
 };
 
 struct hot;
@@ -78,10 +79,21 @@ const struct hot_entry *hot_find(struct hot *h, const char *pk, size_t pk_len,
     uint64_t cfg_generation, const void *site, time_t now);
 
 /*
+ * Whether an entry for pk should be made now (call before building one, and
+ * call hot_put only when it says yes). A free slot, or one whose entry was
+ * not hit since the last few candidates for the slot came, admits; a
+ * resident with recent hits is kept and loses one of them. So a key
+ * requested once does not push out one requested all the time, on a skewed
+ * workload larger than the table.
+ */
+bool hot_admit(struct hot *h, const char *pk, size_t pk_len);
+
+/*
  * Keeps a copy of e (its pkey, head and body are copied; e->hash is
- * computed here), replacing what shared its slot. An entry that would not
- * fit the table's bound, or whose body exceeds HOT_MAX_BODY, is not kept.
- * Returns true when kept.
+ * computed here), replacing what shared its slot, and freeing other
+ * entries (least hit first) when the table's bound requires. An entry
+ * larger than the bound, or whose body exceeds HOT_MAX_BODY, is not kept
+ * (what held its slot is dropped all the same). Returns true when kept.
  */
 bool hot_put(struct hot *h, const struct hot_entry *e);
 

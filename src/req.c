@@ -556,11 +556,15 @@ static void
 hot_keep(struct req *r, int64_t age)
 {
 	struct cache *cache = cache_get();
-	struct evbuffer *head = evbuffer_new(), *body = evbuffer_new();
+	struct evbuffer *head, *body;
 	struct hot_entry e;
 	struct fields f;
 	size_t len;
 
+	if (!hot_admit(r->client->worker->hot, r->pkey, r->pkey_len))
+		return;
+	head = evbuffer_new();
+	body = evbuffer_new();
 	AN(head);
 	AN(body);
 	for (uint32_t i = 0; i < r->obj.chunk_count; i++)
@@ -754,6 +758,11 @@ serve_stored(struct req *r)
 	} else {
 		bool hot = hot_candidate(r);
 
+		/* RFC 9110 §9.3.2: HEAD gets the length a GET would, even when
+		 * the origin sent the body chunked. */
+		if (r->hr.method == HTTP_M_HEAD && r->obj.status >= 200 &&
+		    r->obj.status != 204 && r->obj.status != 304)
+			fields_set(sf, "Content-Length", dec(r->obj.body_len, buf));
 		send_head(r, r->obj.status, NULL, sf, 11, r->hr.method == HTTP_M_HEAD ||
 		    r->obj.status == 204 || r->obj.status == 304 || r->obj.status < 200,
 		    (int64_t)r->obj.body_len);
@@ -938,13 +947,15 @@ deliver_inflight_head(struct req *r)
 	if (h->storable) {
 		int64_t life = policy_freshness_lifetime(&r->pcfg, h->status,
 		    &h->fields, h->response_time);
-		r->cs.has_ttl = true;
-		r->cs.ttl = life;
+
 		/* A waiter's own conditional request, against the new response. */
 		st.status = h->status;
 		st.fields = &h->fields;
 		st.request_time = h->request_time;
 		st.response_time = h->response_time;
+		/* RFC 9211 §2.7: what is left, so an Age from upstream counts. */
+		r->cs.has_ttl = true;
+		r->cs.ttl = life - policy_current_age(&st, r->now);
 		if (h->status == 200 &&
 		    policy_client_conditional(&r->hr, &st) == POLICY_COND_NOT_MODIFIED) {
 			struct fields f;
