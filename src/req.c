@@ -101,6 +101,7 @@ struct req {
 	uint32_t		key_version;	/* store_key_version before the lookup */
 	bool			have_obj;
 	struct store_object	obj;
+	bool			pinned;		/* store_pin(obj.id) held while its body is sent */
 	struct fields		obj_fields;
 	bool			vary_checked;	/* stored variants had Vary */
 	struct policy_config	pcfg;		/* the cache's policy with the site's settings */
@@ -201,6 +202,9 @@ req_free(struct req *r)
 		event_free(r->wake_ev);
 	if (r->have_ih)
 		inflight_head_free(&r->ih);
+	/* The response ended, or was cut short: the body may go now. */
+	if (r->pinned)
+		store_unpin(cache_get()->store, r->obj.id);
 	if (r->have_obj)
 		store_object_free(&r->obj);
 	if (r->tmp != NULL)
@@ -496,8 +500,9 @@ store_progress(struct req *r)
 		else if (rc == 0)
 			client_output_pin(r->client);
 		if (rc != 0) {
-			log_warn("%s: stored object %llu vanished while being sent", r->pkey,
-			    (unsigned long long)r->obj.id);
+			/* Pinned (serve_stored), so not evicted: the read failed. */
+			log_warn("%s: stored object %llu unreadable while being sent (%d)",
+			    r->pkey, (unsigned long long)r->obj.id, rc);
 			evbuffer_drain(r->tmp, evbuffer_get_length(r->tmp));
 			send_abort(r);
 			return;
@@ -727,6 +732,30 @@ serve_stored(struct req *r)
 		fields_free(&f);
 		send_end(r);
 		return;
+	}
+	/*
+	 * The body's chunks must stay while it is sent, however slowly the
+	 * client reads: pin the object (unpinned in req_free). One evicted or
+	 * invalidated since the lookup (or during a revalidation) has none to
+	 * send: the request goes to the origin instead, as a miss that is not
+	 * stored, or gets the 504 of only-if-cached (RFC 9111 §5.2.1.7).
+	 */
+	if (r->hr.method != HTTP_M_HEAD && r->obj.body_len > 0) {
+		struct policy_request_cc rcc;
+
+		if (store_pin(cache_get()->store, r->obj.id)) {
+			r->pinned = true;
+		} else {
+			r->cache_status = "MISS";
+			r->cs = (struct policy_cache_status){ .fwd = POLICY_FWD_MISS,
+			    .key = r->cs.key };
+			policy_request_cc(&r->hr.fields, &rcc);
+			if (rcc.only_if_cached)
+				respond_error(r, 504, false);
+			else
+				start_pass(r);
+			return;
+		}
 	}
 	/* The stored fields are sent as they are, edited in place: the
 	 * policy is done with them (no copy on the hit path). */

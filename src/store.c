@@ -29,6 +29,19 @@
  * object is a miss as soon as store_invalidate returns, though the writer
  * deletes it later.
  *
+ * Pins (store_pin): a reader that sends a body keeps the object's chunks
+ * from being deleted, the way Varnish keeps a reference on an object while
+ * it is delivered, but without holding a read transaction (and so an LMDB
+ * snapshot) for as long as a slow client takes. The pin table maps object
+ * ids to reader counts, in memory, under ev_mtx (the lock a hit takes
+ * anyway). When the writer deletes a pinned object, the record goes (lookups
+ * miss it) but the chunks stay, still charged, until the last store_unpin
+ * queues their deletion (OP_RELEASE). While the writer deletes the chunks
+ * of an object that is not pinned but still visible (a replacement, whose
+ * policy entry goes only at the commit), the table marks it dying, and
+ * store_pin refuses it until the transaction is over: a pin is never
+ * granted on chunks an uncommitted transaction has already deleted.
+ *
  * One process per store: store_open takes an exclusive flock on
  * `store.lock` in the directory, because the eviction state and the byte
  * accounting live in this process's memory.
@@ -53,6 +66,7 @@
 #define MAX_CHUNK		(64 * MIB)
 #define MIN_BOUND		MIB
 #define DEFAULT_READERS		126
+#define PINS_MIN		64	/* initial pin table slots */
 
 struct store_write {
 	unsigned	magic;
@@ -133,6 +147,149 @@ store_touch(struct store *s, uint64_t id)
 	return live;
 }
 
+/* ---- pins --------------------------------------------------------------- */
+
+static size_t
+pin_home(const struct store *s, uint64_t id)
+{
+	return (size_t)((id * 0x9e3779b97f4a7c15ull) >> 32) & (s->pins_cap - 1);
+}
+
+/* The slot holding id, or the empty slot where it would go. ev_mtx held. */
+static struct store_pin *
+pin_slot(const struct store *s, uint64_t id)
+{
+	size_t i = pin_home(s, id);
+
+	while (s->pins[i].state != STORE_PIN_EMPTY && s->pins[i].id != id)
+		i = (i + 1) & (s->pins_cap - 1);
+	return &s->pins[i];
+}
+
+/* Makes room for one more entry (load at most 1/2). ev_mtx held. */
+static void
+pins_reserve(struct store *s)
+{
+	struct store_pin *old = s->pins;
+	size_t cap = s->pins_cap;
+
+	if ((s->npins + 1) * 2 <= cap)
+		return;
+	s->pins_cap = cap * 2;
+	s->pins = xcalloc(s->pins_cap, sizeof(*s->pins));
+	for (size_t i = 0; i < cap; i++)
+		if (old[i].state != STORE_PIN_EMPTY)
+			*pin_slot(s, old[i].id) = old[i];
+	free(old);
+}
+
+static void
+pin_add(struct store *s, struct store_pin *p, uint64_t id, uint32_t refs,
+    enum store_pin_state state)
+{
+	*p = (struct store_pin){ .id = id, .refs = refs, .state = state };
+	s->npins++;
+}
+
+/* Empties slot p, shifting back the entries that probed past it. ev_mtx held. */
+static void
+pin_remove(struct store *s, struct store_pin *p)
+{
+	size_t mask = s->pins_cap - 1, i = (size_t)(p - s->pins), j = i;
+
+	for (;;) {
+		j = (j + 1) & mask;
+		if (s->pins[j].state == STORE_PIN_EMPTY)
+			break;
+		/* Entry j may fill hole i unless its home lies in (i, j]. */
+		size_t home = pin_home(s, s->pins[j].id);
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			s->pins[i] = s->pins[j];
+			i = j;
+		}
+	}
+	s->pins[i] = (struct store_pin){ 0 };
+	s->npins--;
+}
+
+bool
+store_pin(struct store *s, uint64_t id)
+{
+	CHECK_OBJ(s, STORE_MAGIC);
+	struct store_pin *p;
+	bool ok = true;
+
+	AZ(pthread_mutex_lock(&s->ev_mtx));
+	pins_reserve(s);
+	p = pin_slot(s, id);
+	if (p->state == STORE_PIN_HELD || p->state == STORE_PIN_GONE) {
+		/* Held already: its chunks are kept, even if it is gone. */
+		ASSERT(p->refs < UINT32_MAX);
+		p->refs++;
+	} else if (p->state == STORE_PIN_EMPTY && store_evict_contains(s->ev, id)) {
+		pin_add(s, p, id, 1, STORE_PIN_HELD);
+	} else {
+		ok = false;	/* not stored, or its chunks are being deleted */
+	}
+	AZ(pthread_mutex_unlock(&s->ev_mtx));
+	return ok;
+}
+
+void
+store_unpin(struct store *s, uint64_t id)
+{
+	CHECK_OBJ(s, STORE_MAGIC);
+	struct store_pin *p;
+	bool release = false;
+
+	AZ(pthread_mutex_lock(&s->ev_mtx));
+	p = pin_slot(s, id);
+	ASSERT((p->state == STORE_PIN_HELD || p->state == STORE_PIN_GONE) && p->refs > 0);
+	if (--p->refs == 0) {
+		release = p->state == STORE_PIN_GONE;
+		pin_remove(s, p);
+	}
+	AZ(pthread_mutex_unlock(&s->ev_mtx));
+	if (release)
+		store_release(s, id);
+}
+
+bool
+store_pin_deleting(struct store *s, uint64_t id)
+{
+	struct store_pin *p;
+
+	pins_reserve(s);
+	p = pin_slot(s, id);
+	if (p->state == STORE_PIN_HELD || p->state == STORE_PIN_GONE)
+		return true;
+	/* Only a visible object can be pinned meanwhile (not a popped victim,
+	 * nor an invalidated one): only it needs the mark. */
+	if (p->state == STORE_PIN_EMPTY && store_evict_contains(s->ev, id))
+		pin_add(s, p, id, 0, STORE_PIN_DYING);
+	return false;
+}
+
+void
+store_pin_undying(struct store *s, uint64_t id)
+{
+	struct store_pin *p = pin_slot(s, id);
+
+	if (p->state == STORE_PIN_DYING)
+		pin_remove(s, p);
+}
+
+bool
+store_pin_deleted(struct store *s, uint64_t id)
+{
+	struct store_pin *p = pin_slot(s, id);
+
+	if (p->state != STORE_PIN_HELD && p->state != STORE_PIN_GONE)
+		return true;	/* the last reader left during the transaction */
+	p->state = STORE_PIN_GONE;
+	return false;
+}
+
 void
 store_op_free(struct store_op *op)
 {
@@ -204,6 +361,7 @@ destroy(struct store *s)
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 	store_evict_free(s->ev);
+	free(s->pins);
 	free(s->doomed);
 	free(s->key_versions);
 	AZ(pthread_mutex_destroy(&s->rd_mtx));
@@ -300,6 +458,8 @@ store_open(const char *dir, uint64_t size_bound, const struct store_options *opt
 	s->magic = STORE_MAGIC;
 	s->lock_fd = -1;
 	s->key_versions = xcalloc(STORE_KEY_VERSIONS, sizeof(*s->key_versions));
+	s->pins_cap = PINS_MIN;
+	s->pins = xcalloc(s->pins_cap, sizeof(*s->pins));
 	AZ(pthread_mutex_init(&s->rd_mtx, NULL));
 	AZ(pthread_mutex_init(&s->ev_mtx, NULL));
 	AZ(pthread_mutex_init(&s->q_mtx, NULL));
@@ -352,6 +512,8 @@ store_close(struct store *s)
 	AZ(pthread_mutex_unlock(&s->q_mtx));
 	AZ(pthread_join(s->writer, NULL));
 	ASSERT(s->q_head == NULL);
+	/* Every pin was undone (store.h); a dying mark lasts one transaction. */
+	ASSERT(s->npins == 0);
 	store_mark_clean(s);
 	destroy(s);
 }
@@ -732,6 +894,16 @@ store_write_finish(struct store_write *w, const struct store_object_meta *meta)
 	}
 	write_free(w);
 	return 0;
+}
+
+void
+store_release(struct store *s, uint64_t id)
+{
+	struct store_op *op = xcalloc(1, sizeof(*op));
+
+	op->kind = OP_RELEASE;
+	op->id = id;
+	AZ(enqueue(s, op, false));
 }
 
 void

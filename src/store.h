@@ -173,9 +173,25 @@ uint32_t store_key_version(struct store *s, uint64_t hash);
 bool store_touch(struct store *s, uint64_t id);
 
 /*
+ * Keeps the body of object id readable while it is sent, however long that
+ * takes (Varnish's object reference, without an LMDB read transaction held
+ * meanwhile). Returns true when the object is still stored, and pins it;
+ * false (nothing pinned) when it was evicted, invalidated or replaced since
+ * the lookup. A pinned object may still be evicted, invalidated or
+ * replaced, and then lookups miss it at once, but its chunks stay readable
+ * with store_read_chunk until the last store_unpin; the writer deletes them
+ * then. They count toward the size bound until deleted (docs/store.md).
+ * Pins may nest (one per reader); any thread; they live in memory only. Every
+ * pin must be undone before store_close.
+ */
+bool store_pin(struct store *s, uint64_t id);
+/* Undoes one store_pin(s, id) that returned true. */
+void store_unpin(struct store *s, uint64_t id);
+
+/*
  * Appends a copy of chunk index (0-based) of object id to out. Returns 0, or
- * STORE_ENOTFOUND when the object was deleted or evicted since the lookup:
- * the caller then cuts the response short.
+ * STORE_ENOTFOUND when the object was deleted or evicted since the lookup
+ * (never while it is pinned): the caller then cuts the response short.
  */
 int store_read_chunk(struct store *s, uint64_t id, uint32_t index,
     struct evbuffer *out);

@@ -9,7 +9,8 @@
  * Locks (never nested: each is taken alone, for a few instructions):
  * - rd_mtx guards the pool of reset read transactions;
  * - ev_mtx guards the eviction policy (hits from any thread, the writer's
- *   inserts, removals and pops);
+ *   inserts, removals and pops) and the pin table (store_pin and
+ *   store_unpin from any thread, the writer's deletions);
  * - q_mtx guards the write queue, the sequence numbers and next_id;
  * - st_mtx guards the writer-maintained counters in `st`.
  * Everything under "writer only" is touched by the writer thread alone
@@ -144,6 +145,7 @@ enum store_op_kind {
 	OP_ABORT,	/* delete the chunks of an abandoned object */
 	OP_UPDATE,	/* replace status, flags, times, headers */
 	OP_INVALIDATE,	/* delete every variant of a primary key */
+	OP_RELEASE,	/* delete the chunks kept for readers once the last one left */
 };
 
 struct store_op {
@@ -169,6 +171,25 @@ struct store_op {
 	size_t			cost;		/* bytes counted against the queue bound */
 	void			(*done)(void *arg);	/* FINISH: after the commit */
 	void			*done_arg;
+};
+
+/*
+ * A slot of the pin table (store.c): an object that readers hold with
+ * store_pin, or that the writer is deleting in an uncommitted transaction.
+ */
+enum store_pin_state {
+	STORE_PIN_EMPTY = 0,	/* a free slot */
+	STORE_PIN_HELD,		/* refs readers hold it */
+	STORE_PIN_GONE,		/* held, and its record's deletion committed: the
+				 * chunks stay until the last store_unpin */
+	STORE_PIN_DYING,	/* not held, and its chunks are being deleted by the
+				 * writer's current transaction: store_pin refuses it */
+};
+
+struct store_pin {
+	uint64_t		id;
+	uint32_t		refs;
+	enum store_pin_state	state;
 };
 
 /* An object whose writes failed: its later chunk ops are skipped. */
@@ -206,6 +227,10 @@ struct store {
 
 	pthread_mutex_t		ev_mtx;
 	struct store_evict	*ev;
+	/* open addressing, linear probing; pins_cap a power of two */
+	struct store_pin	*pins;
+	size_t			npins;
+	size_t			pins_cap;
 
 	pthread_mutex_t		q_mtx;
 	pthread_cond_t		q_cond;		/* the writer waits for work */
@@ -246,6 +271,22 @@ void store_key_bump(struct store *s, uint64_t pk_hash);
 int store_map_err(int rc);
 /* Frees a queued operation and everything it owns. */
 void store_op_free(struct store_op *op);
+/*
+ * The pin table's side of a deletion (the writer thread, with ev_mtx held).
+ * store_pin_deleting: the writer deletes object id's record in the current
+ * transaction. Returns true when readers hold it (its chunks must be kept:
+ * STORE_FX_KEPT); otherwise store_pin refuses id from now on (its chunks
+ * go: STORE_FX_DYING). store_pin_undying ends that refusal once the
+ * transaction is over (the object is either gone or, after an abort, still
+ * stored). store_pin_deleted: the deletion of a kept object committed;
+ * returns true when no reader holds it any more, and the caller must then
+ * store_release its chunks.
+ */
+bool store_pin_deleting(struct store *s, uint64_t id);
+void store_pin_undying(struct store *s, uint64_t id);
+bool store_pin_deleted(struct store *s, uint64_t id);
+/* Queues the deletion of the chunks of id, a deleted object (OP_RELEASE). */
+void store_release(struct store *s, uint64_t id);
 
 /* ---- write transactions (store_txn.c) ----------------------------------- */
 
@@ -253,6 +294,8 @@ enum store_fx_kind {
 	STORE_FX_INSERT = 0,	/* start tracking v (a completed object) */
 	STORE_FX_REMOVE,	/* stop tracking v.id (deleted) */
 	STORE_FX_UNDOOM,	/* forget the doomed entry v.id (cleaned up) */
+	STORE_FX_KEPT,		/* v.id deleted, its chunks kept for pinned readers */
+	STORE_FX_DYING,		/* v.id's chunks deleted: end store_pin's refusal */
 };
 
 /* An in-memory effect of a transaction, applied only once it committed. */
@@ -320,7 +363,11 @@ void store_tx_put_chunk(struct store_txn *t, uint64_t id, uint32_t index,
     const void *data, size_t len);
 /* Deletes every chunk of object id. */
 void store_tx_delete_chunks(struct store_txn *t, uint64_t id);
-/* Deletes an object's record and chunks, not its variants entry. */
+/*
+ * Deletes an object's record and chunks, not its variants entry. The chunks
+ * of an object that readers hold (store_pin) are kept, and still charged,
+ * until the last store_unpin.
+ */
 void store_tx_delete_object(struct store_txn *t, uint64_t id);
 /* Writes vr under the hash key kb, or deletes the record when vr is empty. */
 void store_tx_put_variants(struct store_txn *t, const uint8_t kb[8],

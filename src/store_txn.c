@@ -23,6 +23,15 @@
  * insertion point (they lose their recency: aborts are rare), and the counts
  * are restored.
  *
+ * Pinned objects (store_pin): deleting an object that readers hold deletes
+ * its record (and takes it out of the policy at the commit, as always) but
+ * keeps its chunks, still charged, so the bound keeps counting them and
+ * eviction makes room elsewhere. The commit marks the pin gone, and the last
+ * store_unpin queues the chunks' deletion. Deleting the chunks of a visible
+ * object that nobody holds marks it dying in the pin table until the commit
+ * or abort, so that no reader pins chunks already deleted in a transaction
+ * not yet committed.
+ *
  * Values read in a write transaction point into pages that the next change
  * may move, so whatever is kept across a change is copied first
  * (store_tx_get_copy).
@@ -198,6 +207,8 @@ int
 store_tx_commit(struct store_txn *t)
 {
 	struct store *s = t->s;
+	uint64_t *release = NULL;
+	size_t nrelease = 0;
 	int rc;
 
 	if (t->ret == 0) {
@@ -210,17 +221,40 @@ store_tx_commit(struct store_txn *t)
 	if (t->ret == 0) {
 		for (size_t i = 0; i < t->nfx; i++) {
 			struct store_fx *f = &t->fx[i];
-			if (f->kind == STORE_FX_INSERT)
+			switch (f->kind) {
+			case STORE_FX_INSERT:
 				store_evict_insert(s->ev, f->v.id, f->v.key, f->v.size);
-			else if (f->kind == STORE_FX_REMOVE)
+				break;
+			case STORE_FX_REMOVE:
 				store_evict_remove(s->ev, f->v.id);
+				break;
+			case STORE_FX_DYING:
+				store_pin_undying(s, f->v.id);
+				break;
+			case STORE_FX_KEPT:
+				if (!store_pin_deleted(s, f->v.id))
+					break;
+				if (release == NULL)
+					release = xmalloc(t->nfx * sizeof(*release));
+				release[nrelease++] = f->v.id;
+				break;
+			case STORE_FX_UNDOOM:
+				break;
+			}
 		}
 	} else {
 		for (size_t i = 0; i < t->nvictims; i++)
 			store_evict_insert(s->ev, t->victims[i].id, t->victims[i].key,
 			    t->victims[i].size);
+		for (size_t i = 0; i < t->nfx; i++)
+			if (t->fx[i].kind == STORE_FX_DYING)
+				store_pin_undying(s, t->fx[i].v.id);
 	}
 	AZ(pthread_mutex_unlock(&s->ev_mtx));
+	/* Kept for readers who all left before the commit: delete them now. */
+	for (size_t i = 0; i < nrelease; i++)
+		store_release(s, release[i]);
+	free(release);
 	if (t->ret == 0) {
 		for (size_t i = 0; i < t->nfx; i++) {
 			size_t d = store_doomed_find(s, t->fx[i].v.id);
@@ -286,15 +320,25 @@ store_tx_delete_chunks(struct store_txn *t, uint64_t id)
 	mdb_cursor_close(c);
 }
 
-/* Deletes an object's record and chunks (not its variants entry). */
+/* Deletes an object's record, and its chunks unless readers hold it. */
 void
 store_tx_delete_object(struct store_txn *t, uint64_t id)
 {
+	struct store *s = t->s;
 	uint8_t kb[8];
+	bool kept;
 
 	store_put64(kb, id);
-	store_tx_del(t, t->s->dbi_objects, kb, sizeof(kb));
-	store_tx_delete_chunks(t, id);
+	store_tx_del(t, s->dbi_objects, kb, sizeof(kb));
+	AZ(pthread_mutex_lock(&s->ev_mtx));
+	kept = store_pin_deleting(s, id);
+	AZ(pthread_mutex_unlock(&s->ev_mtx));
+	if (kept) {
+		store_tx_effect(t, STORE_FX_KEPT, id, 0, 0);
+	} else {
+		store_tx_delete_chunks(t, id);
+		store_tx_effect(t, STORE_FX_DYING, id, 0, 0);
+	}
 	store_tx_effect(t, STORE_FX_REMOVE, id, 0, 0);
 }
 

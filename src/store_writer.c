@@ -20,6 +20,11 @@
  * alone. An operation that still fails is dropped: its object is "doomed",
  * later chunks for it are skipped and its committed chunks are deleted.
  * Callers never see MDB_MAP_FULL: their writes were only queued.
+ *
+ * Pins: an object deleted while readers hold it (store_pin) keeps its
+ * chunks (store_txn.c); the last store_unpin queues OP_RELEASE, which
+ * deletes them. A release that fails even alone leaves the id doomed, so the
+ * next transaction's cleanup deletes them instead.
  */
 #include "store_int.h"
 
@@ -186,6 +191,13 @@ apply_invalidate(struct store_txn *t, const struct store_op *op)
 	free(copy);
 }
 
+/* The chunks of a deleted object whose last reader left (store_unpin). */
+static void
+apply_release(struct store_txn *t, const struct store_op *op)
+{
+	store_tx_delete_chunks(t, op->id);
+}
+
 static void
 apply_op(struct store_txn *t, struct store_op *op)
 {
@@ -204,6 +216,9 @@ apply_op(struct store_txn *t, struct store_op *op)
 		break;
 	case OP_INVALIDATE:
 		apply_invalidate(t, op);
+		break;
+	case OP_RELEASE:
+		apply_release(t, op);
 		break;
 	}
 }
@@ -299,6 +314,11 @@ fail_op(struct store *s, const struct store_op *op)
 	case OP_FINISH:
 	case OP_ABORT:
 		counted = doom(s, op->id, true) && op->kind == OP_FINISH;
+		break;
+	case OP_RELEASE:
+		/* Its chunks go with the next cleanup_doomed. */
+		counted = false;
+		(void)doom(s, op->id, true);
 		break;
 	case OP_UPDATE:
 	case OP_INVALIDATE:

@@ -1,0 +1,169 @@
+"""c_large: large hits, which freshd sends by reference from the store's map
+(store_read_chunk_ref) while a read transaction keeps the pages valid, and
+copies when the client's socket does not take them at once (client.c), so
+that no slow reader holds an LMDB snapshot open.
+
+What must hold: every byte of every hit is right, whatever mix of fast and
+slow readers; slow readers of stored objects do not keep the store from
+writing new objects (a held snapshot would keep the writer from reusing
+pages, and a small store would then drop what it writes); and a slow
+reader of a hit does not make freshd buffer the object.
+"""
+
+import socket
+import threading
+import time
+
+import harness as H
+from harness import check, pattern, qs, unique
+
+MiB = 1 << 20
+
+
+def big(mark, size):
+    return "/big/%s?%s" % (mark, qs(size=size, m=mark, hdr="Cache-Control: max-age=600"))
+
+
+def store(env, target):
+    r = H.get(env.freshd.port, target)
+    check(r.status == 200 and r.complete, "filling %s: %r" % (target, r))
+    check(H.wait_cached(env.freshd.port, target) is not None, "%s was not stored" % target)
+
+
+def read_hit(env, target, size, slow_seconds, errors):
+    """GETs target, reading slowly for slow_seconds, and checks every byte."""
+    try:
+        with env.client(timeout=60) as c:
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            c.request("GET", target)
+            r = c.read_head()
+            if r.status != 200 or "hit" not in (r.cache_status() or {}):
+                errors.append("%s: status %d, Cache-Status %r" %
+                              (target, r.status, r.header("Cache-Status")))
+                return
+            got = 0
+            slow_until = time.monotonic() + slow_seconds
+            for piece in c.body_pieces(r, 65536):
+                if piece != pattern(len(piece), got):
+                    errors.append("%s: body differs at offset %d" % (target, got))
+                    return
+                got += len(piece)
+                if time.monotonic() < slow_until:
+                    time.sleep(0.02)
+            if not r.complete or got != size:
+                errors.append("%s: %d of %d bytes, complete=%s" % (target, got, size, r.complete))
+    except Exception as e:      # noqa: BLE001 - collected and reported by the test
+        errors.append("%s: %s: %s" % (target, type(e).__name__, e))
+
+
+# Fast and slow readers of the same stored 24 MiB object, at once: all get
+# the whole body, byte for byte.
+def test_fast_and_slow_readers(env):
+    mark = unique("mix")
+    size = 24 * MiB
+    target = big(mark, size)
+    store(env, target)
+    errors = []
+    threads = [threading.Thread(target=read_hit,
+                                args=(env, target, size, 2.0 if i % 2 else 0.0, errors))
+               for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    check(not errors, "; ".join(errors))
+    check(len(env.origin.log_for(mark)) == 1,
+          "%d origin requests for one stored object" % len(env.origin.log_for(mark)))
+
+
+# While slow readers hold hits of large objects, the store keeps storing:
+# 40 new 1 MiB objects into a 64 MiB store all become hits.
+def test_slow_readers_do_not_block_the_store(env):
+    size = 16 * MiB
+    targets = [big(unique("held"), size) for _ in range(2)]
+    for t in targets:
+        store(env, t)
+    errors = []
+    readers = [threading.Thread(target=read_hit, args=(env, t, size, 4.0, errors))
+               for t in targets for _ in range(2)]
+    for t in readers:
+        t.start()
+    time.sleep(0.3)
+    missing = []
+    for i in range(40):
+        t = big(unique("new%d" % i), MiB)
+        r = H.get(env.freshd.port, t)
+        check(r.status == 200 and r.body == pattern(MiB), "new object %d: %r" % (i, r))
+        if H.wait_cached(env.freshd.port, t, timeout=5.0) is None:
+            missing.append(i)
+    for t in readers:
+        t.join()
+    check(not errors, "; ".join(errors))
+    check(not missing, "objects %r were not stored while slow readers held hits" % missing)
+
+
+# A slow reader of a 24 MiB hit: freshd's memory does not grow by the object.
+def test_slow_hit_reader_bounded_memory(env):
+    mark = unique("rss")
+    size = 24 * MiB
+    target = big(mark, size)
+    store(env, target)
+    base = env.freshd.rss_kib()
+    samples = [base]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            samples.append(env.freshd.rss_kib())
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    errors = []
+    try:
+        read_hit(env, target, size, 3.0, errors)
+    finally:
+        done.set()
+        sampler.join()
+    check(not errors, "; ".join(errors))
+    peak = max(samples)
+    H.info("freshd VmRSS %d KiB before, %d KiB max during a slow 24 MiB hit" % (base, peak))
+    check(peak - base < 8 * 1024, "RSS grew by %d KiB during one slow hit" % (peak - base))
+
+
+# A revalidation answered 304 after the stored object was invalidated
+# meanwhile (RFC 9111 §4.4 by a POST whose Content-Location names it): the
+# object can no longer be pinned for delivery, so the request is forwarded
+# rather than answered with an empty or cut body.
+def test_revalidated_but_invalidated_meanwhile(env):
+    mark = unique("rv")
+    size = 300000
+    path = "/rv/%s" % mark
+    target = path + "?" + qs(size=size, m=mark, etag="v1", hdr="Cache-Control: max-age=1")
+    r = H.get(env.freshd.port, target)
+    check(r.status == 200 and r.body == pattern(size), "fill: %r" % r)
+    check(H.wait_cached(env.freshd.port, target) is not None, "not stored")
+    time.sleep(1.3)
+    env.origin.rule(path + "?", qs(size=size, etag="v1", hdr="Cache-Control: max-age=1",
+                                   delay=1500))
+    out = {}
+
+    def client():
+        out["r"] = H.get(env.freshd.port, target)
+
+    t = threading.Thread(target=client)
+    t.start()
+    time.sleep(0.5)
+    inv = "/inv/%s?" % unique("p") + qs(hdr="Content-Location: " + target)
+    p = H.get(env.freshd.port, inv, method="POST")
+    check(p.status == 200, "POST: %r" % p)
+    t.join()
+    env.origin.rule(path + "?", "")
+    r = out["r"]
+    check(r.status == 200 and r.complete and r.body == pattern(size),
+          "status %d, %d bytes, complete=%s, Cache-Status %r" %
+          (r.status, len(r.body or b""), r.complete, r.header("Cache-Status")))
+
+
+if __name__ == "__main__":
+    H.run(globals(), lambda: H.Env("c_large", cache={"size": "64m"}))
