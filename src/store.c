@@ -27,7 +27,10 @@
  * right after the commit that made it complete; store_invalidate and
  * eviction take it out before its records are deleted. So an invalidated
  * object is a miss as soon as store_invalidate returns, though the writer
- * deletes it later.
+ * deletes it later. Nothing puts a hidden object back in the policy: the
+ * writer retries an invalidation until it commits, and an open that finds
+ * one still pending (listed in the store directory) hides its objects again
+ * before the store is used (store_writer.c, store_recover.c).
  *
  * Pins (store_pin): a reader that sends a body keeps the object's chunks
  * from being deleted, the way Varnish keeps a reference on an object while
@@ -360,9 +363,14 @@ destroy(struct store *s)
 		mdb_env_close(s->env);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
+	if (s->dir_fd >= 0)
+		close(s->dir_fd);
 	store_evict_free(s->ev);
 	free(s->pins);
 	free(s->doomed);
+	for (size_t i = 0; i < s->npending; i++)
+		free(s->pending[i].pk);
+	free(s->pending);
 	free(s->key_versions);
 	AZ(pthread_mutex_destroy(&s->rd_mtx));
 	AZ(pthread_mutex_destroy(&s->ev_mtx));
@@ -411,6 +419,7 @@ configure(struct store *s, uint64_t bound, const struct store_options *o,
 	}
 	*slack = o->map_slack ? o->map_slack : bound / 8 + 4 * s->batch_max + 2 * MIB;
 	s->hash_override = o->hash_override;
+	s->nosync = o->nosync;
 	return 0;
 }
 
@@ -457,6 +466,7 @@ store_open(const char *dir, uint64_t size_bound, const struct store_options *opt
 		err[0] = '\0';
 	s->magic = STORE_MAGIC;
 	s->lock_fd = -1;
+	s->dir_fd = -1;
 	s->key_versions = xcalloc(STORE_KEY_VERSIONS, sizeof(*s->key_versions));
 	s->pins_cap = PINS_MIN;
 	s->pins = xcalloc(s->pins_cap, sizeof(*s->pins));
@@ -468,7 +478,8 @@ store_open(const char *dir, uint64_t size_bound, const struct store_options *opt
 	AZ(pthread_cond_init(&s->done_cond, NULL));
 	if (configure(s, size_bound, &o, &slack, err, errlen) != 0)
 		goto fail;
-	if (mkdir_p(dir) != 0) {
+	if (mkdir_p(dir) != 0
+	    || (s->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
 		goto fail;
 	}
@@ -514,7 +525,7 @@ store_close(struct store *s)
 	ASSERT(s->q_head == NULL);
 	/* Every pin was undone (store.h); a dying mark lasts one transaction. */
 	ASSERT(s->npins == 0);
-	store_mark_clean(s);
+	store_close_state(s);
 	destroy(s);
 }
 
@@ -979,9 +990,8 @@ ids_of(struct store *s, const char *pk, size_t pk_len, uint64_t **ids, size_t *n
 }
 
 int
-store_invalidate(struct store *s, const char *pk, size_t pk_len)
+store_hide(struct store *s, const char *pk, size_t pk_len)
 {
-	CHECK_OBJ(s, STORE_MAGIC);
 	uint64_t *ids;
 	size_t n;
 	int ret, hidden = 0;
@@ -993,15 +1003,57 @@ store_invalidate(struct store *s, const char *pk, size_t pk_len)
 		hidden += store_evict_remove(s->ev, ids[i]);
 	AZ(pthread_mutex_unlock(&s->ev_mtx));
 	free(ids);
+	/* Hidden from lookups now, so from copies of lookups too. */
+	store_key_bump(s, store_pk_hash(s, pk, pk_len));
+	return hidden;
+}
 
+int
+store_object_key(struct store *s, uint64_t id, char **pk, size_t *pk_len)
+{
+	uint8_t kb[8];
+	MDB_val k = { sizeof(kb), kb }, v;
+	struct store_objrec r;
+	MDB_txn *txn;
+	int ret, rc;
+
+	if ((ret = rtxn_begin(s, &txn)) != 0)
+		return ret;
+	store_put64(kb, id);
+	if ((rc = mdb_get(txn, s->dbi_objects, &k, &v)) != 0) {
+		ret = store_map_err(rc);
+	} else if (store_objrec_decode(v.mv_data, v.mv_size, &r) != 0) {
+		ret = STORE_ENOTFOUND;
+	} else {
+		*pk = xstrndup(r.pk, r.pk_len);
+		*pk_len = r.pk_len;
+	}
+	rtxn_end(s, txn);
+	return ret;
+}
+
+/*
+ * RFC 9111 §4.4: hidden at once; the writer deletes the records. Should it
+ * fail to (even alone), it keeps the key in s->pending and retries until it
+ * commits, and the next open deletes them if the process ends first
+ * (store_writer.c, store_recover.c): the hidden objects never come back.
+ */
+int
+store_invalidate(struct store *s, const char *pk, size_t pk_len)
+{
+	CHECK_OBJ(s, STORE_MAGIC);
+	int hidden;
+
+	if (pk_len > UINT32_MAX)
+		return 0;	/* no object has such a key (store_write_finish) */
+	if ((hidden = store_hide(s, pk, pk_len)) < 0)
+		return hidden;
 	struct store_op *op = xcalloc(1, sizeof(*op));
 	op->kind = OP_INVALIDATE;
 	op->pk = xstrndup(pk, pk_len);
 	op->pk_len = pk_len;
 	op->pk_hash = store_pk_hash(s, pk, pk_len);
 	op->cost = pk_len;
-	/* Hidden from lookups now, so from copies of lookups too. */
-	store_key_bump(s, op->pk_hash);
 	AZ(enqueue(s, op, false));
 	return hidden;
 }

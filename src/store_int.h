@@ -40,6 +40,8 @@
 #define STORE_CLEAN_KEY		"clean"
 #define STORE_CLEAN_LEN		32
 #define STORE_KEY_VERSIONS	65536u	/* store_key_version counters */
+/* In the store directory: the invalidations not committed yet (store_recover.c). */
+#define STORE_PENDING_FILE	"invalidations"
 
 /* ---- big-endian fields --------------------------------------------------- */
 
@@ -198,6 +200,19 @@ struct store_doomed {
 	bool		closed;		/* its finish/abort was seen: only cleanup left */
 };
 
+/*
+ * An invalidation (RFC 9111 §4.4) that the writer could not commit: its
+ * objects are hidden (out of the eviction policy) but still stored. It is
+ * retried at the start of every later transaction, and listed in the
+ * store directory's STORE_PENDING_FILE so that the next open deletes them
+ * even after a crash (store_recover.c).
+ */
+struct store_pending {
+	char		*pk;
+	size_t		pk_len;
+	uint64_t	pk_hash;
+};
+
 struct store {
 	unsigned		magic;
 
@@ -208,6 +223,8 @@ struct store {
 	MDB_dbi			dbi_objects;
 	MDB_dbi			dbi_chunks;
 	int			lock_fd;
+	int			dir_fd;		/* the store directory */
+	bool			nosync;		/* store_options.nosync */
 	uint64_t		bound;
 	uint64_t		queue_max;
 	uint64_t		batch_max;
@@ -249,6 +266,11 @@ struct store {
 	struct store_doomed	*doomed;
 	size_t			ndoomed;
 	size_t			doomed_cap;
+	struct store_pending	*pending;
+	size_t			npending;
+	size_t			pending_cap;
+	bool			pending_dirty;	/* STORE_PENDING_FILE differs from it */
+	bool			pending_covered; /* the file lists every entry (or more) */
 
 	atomic_uint_fast64_t	lookups;
 	atomic_uint_fast64_t	hits;
@@ -260,6 +282,17 @@ struct store {
 	atomic_uint_least32_t	*key_versions;
 	pthread_mutex_t		st_mtx;
 	struct store_stats	st;	/* the writer's counters */
+
+	/*
+	 * Test hooks, for tests/unit/check_store.c only (zero otherwise): an
+	 * operation whose kind has bit (1 << kind) in fault_ops makes its
+	 * transaction fail with LMDB or errno code fault_rc (invalidations
+	 * retried from s->pending included), and fault_record makes writing
+	 * STORE_PENDING_FILE fail.
+	 */
+	atomic_uint		fault_ops;
+	atomic_int		fault_rc;
+	atomic_bool		fault_record;
 };
 
 /* store.c */
@@ -287,6 +320,18 @@ void store_pin_undying(struct store *s, uint64_t id);
 bool store_pin_deleted(struct store *s, uint64_t id);
 /* Queues the deletion of the chunks of id, a deleted object (OP_RELEASE). */
 void store_release(struct store *s, uint64_t id);
+/*
+ * Hides every object stored for primary key pk from lookups, pins and
+ * eviction (takes it out of the policy) and bumps the key's version: the
+ * first half of an invalidation, whose records the writer deletes later.
+ * Any thread. Returns how many objects it hid, or STORE_EIO.
+ */
+int store_hide(struct store *s, const char *pk, size_t pk_len);
+/*
+ * The primary key of object id: 0 with *pk malloc'd (the caller frees it),
+ * STORE_ENOTFOUND when no such object is stored, or STORE_EIO.
+ */
+int store_object_key(struct store *s, uint64_t id, char **pk, size_t *pk_len);
 
 /* ---- write transactions (store_txn.c) ----------------------------------- */
 
@@ -396,15 +441,33 @@ void *store_writer_main(void *arg);
  * Runs in store_open before the writer starts: opens the DBs, checks the
  * format, loads or creates the hash key and next id, repairs the DBs (unless
  * the store was closed cleanly: s->open_clean), fills s->ev and s->counts,
- * and evicts down to the bound. Returns 0, or a STORE_E* code with a message
- * in err.
+ * hides and deletes the objects of the invalidations that STORE_PENDING_FILE
+ * lists, and evicts down to the bound. Returns 0, or a STORE_E* code with a
+ * message in err.
  */
 int store_recover(struct store *s, char *err, size_t errlen);
 /*
- * Runs in store_close once the writer has stopped: records in the meta DB
- * that the store was closed cleanly, so that the next open skips the check.
- * A failure leaves no record (the next open runs the check).
+ * Adds pk to s->pending (once) and hides its objects (store_hide): for an
+ * invalidation that could not be committed, or was found pending at open.
+ * Writer thread, or store_open before it starts. Returns what store_hide
+ * returned.
  */
-void store_mark_clean(struct store *s);
+int store_writer_pend(struct store *s, const char *pk, size_t pk_len);
+/*
+ * Makes STORE_PENDING_FILE list s->pending (removes it when empty), when it
+ * does not already; a failure leaves s->pending_dirty set, to try again
+ * after the next batch. Writer thread, or store_open / store_close.
+ */
+void store_pending_record(struct store *s);
+/*
+ * Runs in store_close once the writer has stopped: a last try at the
+ * pending invalidations; then, if one is still neither committed nor
+ * recorded in STORE_PENDING_FILE, deletes the data file so that the next
+ * open starts empty (the last resort: a restart must not serve what was
+ * invalidated); otherwise records in the meta DB that the store was closed
+ * cleanly, so that the next open skips the check. A failure to write that
+ * record leaves none (the next open runs the check).
+ */
+void store_close_state(struct store *s);
 
 #endif

@@ -22,7 +22,7 @@
  * from the page number without reading the page). The chunks walk is a merge
  * with the objects found, both in id order.
  *
- * Clean close: store_close writes a meta "clean" record (store_mark_clean):
+ * Clean close: store_close writes a meta "clean" record (store_close_state):
  * the id of the transaction that writes it and the byte, object and chunk
  * counts. The next open deletes it in its own transaction, so a crash at any
  * later point leaves no record behind. The record is trusted only when no
@@ -34,6 +34,16 @@
  * chunks DB holds (an object whose write was still open at the close left
  * its chunks). Neither the variants DB nor the chunks are read.
  *
+ * Pending invalidations (RFC 9111 §4.4): one the writer could not commit
+ * is listed in STORE_PENDING_FILE, in the store directory, until it commits
+ * (store_pending_record). Neither the check nor the clean load knows about
+ * them, and both would make their objects visible again, so the open then
+ * hides the objects of every listed key before the store is used, and
+ * commits their deletion (or leaves it to the writer's retries). A file that
+ * cannot be read empties the store. At close, an invalidation that is
+ * neither committed nor listed (the disk took neither) makes store_close
+ * delete the data file, so that the next open starts empty.
+ *
  * The scans walk each DB with a cursor and only note what to delete; the
  * deletions happen after the cursor is closed. Records deleted as damaged
  * were never charged; records that pass are charged as they are seen, and
@@ -42,9 +52,20 @@
 #include "store_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "util.h"
+
+#define PENDING_MAGIC	0x46494e56u	/* "FINV" */
+#define PENDING_VERSION	1u
+#define PENDING_HDR	8		/* u32 magic, u32 version */
+/* Larger is not read (the store is emptied instead): a million URLs. */
+#define PENDING_MAX	(64 << 20)
+#define PENDING_TMP	STORE_PENDING_FILE ".tmp"
+#define DATA_FILE	"data.mdb"	/* LMDB's data file in the store directory */
 
 /* What the scans learn about one objects record. */
 struct scanned {
@@ -299,11 +320,12 @@ open_dbis(struct store_txn *t)
 
 /*
  * Loads the format, hash key and next id from meta. A store of another
- * format (or none, with data in it) is emptied: it is a cache. Returns 0 or
- * a STORE_E* code.
+ * format (or none, with data in it) is emptied: it is a cache. So is one
+ * whose pending invalidations cannot be read (wipe). Returns 0 or a STORE_E*
+ * code.
  */
 static int
-check_meta(struct store_txn *t, char *err, size_t errlen)
+check_meta(struct store_txn *t, bool wipe, char *err, size_t errlen)
 {
 	struct store *s = t->s;
 	MDB_stat st;
@@ -313,7 +335,7 @@ check_meta(struct store_txn *t, char *err, size_t errlen)
 
 	store_put32(fmt, STORE_FORMAT);
 	int ret = store_tx_get(t, s->dbi_meta, "format", 6, &v);
-	bool ours = ret == 0 && v.mv_size == 4 && memcmp(v.mv_data, fmt, 4) == 0
+	bool ours = !wipe && ret == 0 && v.mv_size == 4 && memcmp(v.mv_data, fmt, 4) == 0
 	    && store_tx_get(t, s->dbi_meta, "hash_key", 8, &v) == 0 && v.mv_size == 16;
 	if (ours) {
 		memcpy(s->hash_key, v.mv_data, 16);
@@ -424,18 +446,157 @@ check_all(struct store_txn *t, struct scan *sc)
 	}
 }
 
+/* ---- pending invalidations ---------------------------------------------- */
+
+/*
+ * The record at *off of a STORE_PENDING_FILE image: true with pk set and *off
+ * moved past it; false at the end or at a record that does not fit.
+ */
+static bool
+next_pending(const uint8_t *buf, size_t len, size_t *off, const char **pk,
+    size_t *pk_len)
+{
+	if (len - *off < 4)
+		return false;
+	uint32_t n = store_get32(buf + *off);
+	if (len - *off - 4 < n)
+		return false;
+	*pk = (const char *)buf + *off + 4;
+	*pk_len = n;
+	*off += 4 + (size_t)n;
+	return true;
+}
+
+/*
+ * Reads STORE_PENDING_FILE: 0 with *buf malloc'd (NULL when there is no
+ * file) and *len, or -1 when it cannot be read or does not parse.
+ */
+static int
+read_pending(struct store *s, uint8_t **buf, size_t *len)
+{
+	struct stat st;
+	const char *pk;
+	size_t pk_len, off = PENDING_HDR, got = 0;
+	ssize_t n;
+	int fd;
+
+	*buf = NULL;
+	*len = 0;
+	if ((fd = openat(s->dir_fd, STORE_PENDING_FILE, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (fstat(fd, &st) != 0 || st.st_size < PENDING_HDR || st.st_size > PENDING_MAX) {
+		close(fd);
+		return -1;
+	}
+	*len = (size_t)st.st_size;
+	*buf = xmalloc(*len);
+	while (got < *len && (n = read(fd, *buf + got, *len - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	if (got == *len && store_get32(*buf) == PENDING_MAGIC
+	    && store_get32(*buf + 4) == PENDING_VERSION) {
+		while (next_pending(*buf, *len, &off, &pk, &pk_len))
+			continue;
+		if (off == *len)
+			return 0;
+	}
+	free(*buf);
+	*buf = NULL;
+	return -1;
+}
+
+static bool
+write_full(int fd, const void *p, size_t len)
+{
+	ssize_t n;
+
+	for (; len > 0; p = (const uint8_t *)p + n, len -= (size_t)n)
+		if ((n = write(fd, p, len)) <= 0)
+			return false;
+	return true;
+}
+
+/*
+ * STORE_PENDING_FILE: u32 magic "FINV", u32 version 1, then per pending
+ * invalidation a u32 length and the primary key. It is written whole to a
+ * temporary file that is then renamed over it, so a crash leaves either list.
+ */
+void
+store_pending_record(struct store *s)
+{
+	uint8_t b[PENDING_HDR];
+	bool ok;
+	int fd;
+
+	if (!s->pending_dirty || atomic_load(&s->fault_record))
+		return;
+	if (s->npending == 0) {
+		/* Should this be lost, the next open invalidates again: a miss. */
+		if (unlinkat(s->dir_fd, STORE_PENDING_FILE, 0) == 0 || errno == ENOENT)
+			s->pending_dirty = false;
+		return;
+	}
+	fd = openat(s->dir_fd, PENDING_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	store_put32(b, PENDING_MAGIC);
+	store_put32(b + 4, PENDING_VERSION);
+	ok = write_full(fd, b, PENDING_HDR);
+	for (size_t i = 0; ok && i < s->npending; i++) {
+		/* store_invalidate takes no longer key; objects records hold none. */
+		ASSERT(s->pending[i].pk_len <= UINT32_MAX);
+		store_put32(b, (uint32_t)s->pending[i].pk_len);
+		ok = write_full(fd, b, 4) && write_full(fd, s->pending[i].pk,
+		    s->pending[i].pk_len);
+	}
+	ok = ok && (s->nosync || fdatasync(fd) == 0);
+	ok = close(fd) == 0 && ok;
+	if (!ok || renameat(s->dir_fd, PENDING_TMP, s->dir_fd, STORE_PENDING_FILE) != 0) {
+		(void)unlinkat(s->dir_fd, PENDING_TMP, 0);
+		return;
+	}
+	/* The rename must survive a power failure too. */
+	if (!s->nosync && fsync(s->dir_fd) != 0)
+		return;
+	s->pending_dirty = false;
+	s->pending_covered = true;
+}
+
+/*
+ * At open: the invalidations in buf (read_pending) are pending again, their
+ * objects hidden from the start. 0 or STORE_EIO.
+ */
+static int
+resume_pending(struct store *s, const uint8_t *buf, size_t len)
+{
+	const char *pk;
+	size_t pk_len, off = PENDING_HDR;
+
+	while (buf != NULL && next_pending(buf, len, &off, &pk, &pk_len))
+		if (store_writer_pend(s, pk, pk_len) < 0)
+			return STORE_EIO;
+	/* The file lists them already. */
+	s->pending_dirty = false;
+	s->pending_covered = true;
+	return 0;
+}
+
 int
 store_recover(struct store *s, char *err, size_t errlen)
 {
 	struct store_counts counts;
 	struct scan sc = { 0 };
 	struct store_txn t;
+	uint8_t *pend;
+	size_t pend_len;
 	int ret;
 
 	s->counts = (struct store_counts){ 0 };
 	s->open_clean = false;
+	/* Pending invalidations that cannot be read: the store is emptied. */
+	bool wipe = read_pending(s, &pend, &pend_len) != 0;
 	store_tx_begin(s, &t);
-	if (open_dbis(&t) == 0 && check_meta(&t, err, errlen) == 0) {
+	if (open_dbis(&t) == 0 && check_meta(&t, wipe, err, errlen) == 0) {
 		if (take_clean(&t, &counts) && load_clean(&t, &sc, &counts)) {
 			s->open_clean = true;
 			s->counts = counts;
@@ -458,17 +619,35 @@ store_recover(struct store *s, char *err, size_t errlen)
 	for (size_t i = 0; i < sc.n; i++)
 		if (sc.v[i].referenced)
 			store_evict_insert(s->ev, sc.v[i].id, sc.v[i].pk_hash, sc.v[i].charge);
-	/* A smaller bound than last time: evict down to it now. */
-	if (s->counts.used > s->bound && (ret = store_writer_apply(s, NULL, 0)) != 0)
-		snprintf(err, errlen, "cannot evict down to the cache size");
+	/*
+	 * RFC 9111 §4.4: invalidations that had not committed when the last
+	 * process ended. The check knows nothing of them: their objects are
+	 * hidden again before any lookup, and deleted below, or by the writer.
+	 */
+	if ((ret = resume_pending(s, pend, pend_len)) != 0) {
+		snprintf(err, errlen, "cannot read the store to resume invalidations");
+		goto out;
+	}
+	s->pending_dirty |= wipe;	/* its file goes */
+	if (s->counts.used > s->bound || s->npending > 0) {
+		/* A smaller bound than last time: evict down to it now. */
+		if ((ret = store_writer_apply(s, NULL, 0)) != 0 && s->counts.used > s->bound) {
+			snprintf(err, errlen, "cannot evict down to the cache size");
+			goto out;
+		}
+		ret = 0;
+	}
+	store_pending_record(s);
 out:
+	free(pend);
 	free(sc.v);
 	free(sc.dead);
 	return ret;
 }
 
-void
-store_mark_clean(struct store *s)
+/* Records that the store was closed cleanly (see the top of this file). */
+static void
+mark_clean(struct store *s)
 {
 	uint8_t rec[STORE_CLEAN_LEN];
 	struct store_txn t;
@@ -487,4 +666,23 @@ store_mark_clean(struct store *s)
 		    sizeof(rec));
 	}
 	store_tx_commit(&t);
+}
+
+void
+store_close_state(struct store *s)
+{
+	if (s->npending > 0)
+		(void)store_writer_apply(s, NULL, 0);
+	store_pending_record(s);
+	if (s->npending > 0 && !s->pending_covered) {
+		/*
+		 * RFC 9111 §4.4: an invalidation neither committed nor recorded
+		 * (the disk took neither). Without the data file the next open
+		 * starts empty, rather than serve what was invalidated.
+		 */
+		(void)unlinkat(s->dir_fd, DATA_FILE, 0);
+		return;
+	}
+	/* Pending invalidations left the DBs consistent: the file resumes them. */
+	mark_clean(s);
 }

@@ -25,6 +25,16 @@
  * chunks (store_txn.c); the last store_unpin queues OP_RELEASE, which
  * deletes them. A release that fails even alone leaves the id doomed, so the
  * next transaction's cleanup deletes them instead.
+ *
+ * Invalidations (RFC 9111 §4.4) are never dropped: store_invalidate hid the
+ * objects already, and a restart would show them again. One that fails even
+ * alone joins s->pending, which every later transaction retries first (so
+ * while it keeps failing, nothing else commits either: the same holds for
+ * the doomed cleanup), and is written to STORE_PENDING_FILE before
+ * store_sync returns, so that the next open deletes its objects should the
+ * process end first (store_recover.c). A 304 freshening (OP_UPDATE) that
+ * fails becomes an invalidation of its URL: serving the old headers would
+ * ignore the 304's (RFC 9111 §4.3.4).
  */
 #include "store_int.h"
 
@@ -155,21 +165,32 @@ apply_update(struct store_txn *t, struct store_op *op)
 	free(copy);
 }
 
-/* RFC 9111 §4.4: every stored response of the URL goes. */
+/*
+ * Test hook (store_int.h): fails t as LMDB would when an operation of this
+ * kind is set to fail.
+ */
 static void
-apply_invalidate(struct store_txn *t, const struct store_op *op)
+fault(struct store_txn *t, enum store_op_kind kind)
+{
+	if (atomic_load(&t->s->fault_ops) & (1u << kind))
+		store_tx_fail(t, atomic_load(&t->s->fault_rc));
+}
+
+/* RFC 9111 §4.4: every stored response of the URL pk (hash pk_hash) goes. */
+static void
+invalidate(struct store_txn *t, const char *pk, size_t pk_len, uint64_t pk_hash)
 {
 	struct store_varrec old, vr = { 0 };
 	uint8_t hk[8];
 	void *copy;
 	size_t len;
 
-	store_put64(hk, op->pk_hash);
+	store_put64(hk, pk_hash);
 	if (store_tx_get_copy(t, t->s->dbi_variants, hk, sizeof(hk), &copy, &len) != 0)
 		return;
 	if (store_varrec_decode(copy, len, &old) == 0) {
 		for (size_t i = 0; i < old.n; i++) {
-			switch (owner_of(t, old.v[i].id, op->pk, op->pk_len)) {
+			switch (owner_of(t, old.v[i].id, pk, pk_len)) {
 			case OWNER_SAME:
 				store_tx_delete_object(t, old.v[i].id);
 				t->invalidations++;
@@ -201,6 +222,7 @@ apply_release(struct store_txn *t, const struct store_op *op)
 static void
 apply_op(struct store_txn *t, struct store_op *op)
 {
+	fault(t, op->kind);
 	switch (op->kind) {
 	case OP_CHUNK:
 		apply_chunk(t, op);
@@ -215,7 +237,7 @@ apply_op(struct store_txn *t, struct store_op *op)
 		apply_update(t, op);
 		break;
 	case OP_INVALIDATE:
-		apply_invalidate(t, op);
+		invalidate(t, op->pk, op->pk_len, op->pk_hash);
 		break;
 	case OP_RELEASE:
 		apply_release(t, op);
@@ -225,16 +247,68 @@ apply_op(struct store_txn *t, struct store_op *op)
 
 /* ---- batches ------------------------------------------------------------- */
 
-/* Deletes the chunks of doomed objects whose finish or abort was seen. */
+/*
+ * Deletes the chunks of doomed objects whose finish or abort was seen, and
+ * retries the invalidations that failed: before the batch's operations, so
+ * that these see them done (a response stored after an invalidation
+ * survives it) and the space they free helps the batch.
+ */
 static void
-cleanup_doomed(struct store_txn *t)
+cleanup(struct store_txn *t)
 {
-	for (size_t i = 0; i < t->s->ndoomed; i++) {
-		if (t->s->doomed[i].closed) {
-			store_tx_delete_chunks(t, t->s->doomed[i].id);
-			store_tx_effect(t, STORE_FX_UNDOOM, t->s->doomed[i].id, 0, 0);
+	struct store *s = t->s;
+
+	for (size_t i = 0; i < s->ndoomed; i++) {
+		if (s->doomed[i].closed) {
+			store_tx_delete_chunks(t, s->doomed[i].id);
+			store_tx_effect(t, STORE_FX_UNDOOM, s->doomed[i].id, 0, 0);
 		}
 	}
+	for (size_t i = 0; i < s->npending; i++) {
+		fault(t, OP_INVALIDATE);
+		invalidate(t, s->pending[i].pk, s->pending[i].pk_len, s->pending[i].pk_hash);
+	}
+}
+
+/* The pending invalidations committed: forget them (and, next, the file). */
+static void
+pending_done(struct store *s)
+{
+	if (s->npending == 0)
+		return;
+	for (size_t i = 0; i < s->npending; i++)
+		free(s->pending[i].pk);
+	s->npending = 0;
+	s->pending_dirty = true;
+	s->pending_covered = true;
+}
+
+int
+store_writer_pend(struct store *s, const char *pk, size_t pk_len)
+{
+	uint64_t h = store_pk_hash(s, pk, pk_len);
+	size_t i;
+
+	for (i = 0; i < s->npending; i++)
+		if (s->pending[i].pk_hash == h && s->pending[i].pk_len == pk_len
+		    && memcmp(s->pending[i].pk, pk, pk_len) == 0)
+			break;
+	if (i == s->npending) {
+		if (s->npending == s->pending_cap) {
+			s->pending_cap = s->pending_cap ? s->pending_cap * 2 : 8;
+			s->pending = xrealloc(s->pending, s->pending_cap * sizeof(*s->pending));
+		}
+		s->pending[s->npending++] = (struct store_pending){
+		    .pk = xstrndup(pk, pk_len), .pk_len = pk_len, .pk_hash = h };
+		s->pending_dirty = true;
+		s->pending_covered = false;
+	}
+	/*
+	 * store_invalidate hid what was stored when it was called; an object
+	 * committed since by an operation queued before the invalidation is
+	 * visible, and goes too.
+	 */
+	return store_hide(s, pk, pk_len);
 }
 
 /*
@@ -264,15 +338,17 @@ store_writer_apply(struct store *s, struct store_op *const *ops, size_t n)
 	for (int attempt = 1;; attempt++) {
 		struct store_txn t;
 		store_tx_begin(s, &t);
-		cleanup_doomed(&t);
+		cleanup(&t);
 		for (size_t i = 0; i < n; i++)
 			apply_op(&t, ops[i]);
 		if (!store_tx_evict(&t, s->bound) && t.ret == 0)
 			t.ret = STORE_ENOSPC;	/* what is left is not evictable */
 		store_tx_put_next_id(&t);
 		int ret = store_tx_commit(&t);
-		if (ret == 0)
+		if (ret == 0) {
+			pending_done(s);
 			return 0;
+		}
 		if (!t.map_full || attempt == ATTEMPTS)
 			return ret;
 		AZ(pthread_mutex_lock(&s->st_mtx));
@@ -301,11 +377,16 @@ doom(struct store *s, uint64_t id, bool closed)
 	return true;
 }
 
-/* An operation that could not be committed even alone is dropped. */
+/*
+ * An operation that could not be committed even alone is dropped; an
+ * invalidation is kept for retries instead.
+ */
 static void
 fail_op(struct store *s, const struct store_op *op)
 {
 	bool counted = true;
+	char *pk;
+	size_t len;
 
 	switch (op->kind) {
 	case OP_CHUNK:
@@ -321,7 +402,21 @@ fail_op(struct store *s, const struct store_op *op)
 		(void)doom(s, op->id, true);
 		break;
 	case OP_UPDATE:
+		/*
+		 * RFC 9111 §4.3.4: the stored headers must not outlive the 304
+		 * that replaced them (it may have shortened the freshness or
+		 * withdrawn stale-if-error), so the URL is invalidated instead,
+		 * as a cache may always do.
+		 */
+		if (store_object_key(s, op->id, &pk, &len) == 0) {
+			(void)store_writer_pend(s, pk, len);
+			free(pk);
+		}
+		break;
 	case OP_INVALIDATE:
+		/* A failure to hide leaves visible only what was committed after
+		 * store_invalidate's call, until the retry commits. */
+		(void)store_writer_pend(s, op->pk, op->pk_len);
 		break;
 	}
 	if (counted) {
@@ -337,7 +432,7 @@ cleanup_pending(const struct store *s)
 	for (size_t i = 0; i < s->ndoomed; i++)
 		if (s->doomed[i].closed)
 			return true;
-	return false;
+	return s->npending > 0;
 }
 
 static void
@@ -350,7 +445,8 @@ run_batch(struct store *s, struct store_op *const *ops, size_t n)
 	for (size_t i = 0; n > 1 && i < n; i++)
 		if (store_writer_apply(s, &ops[i], 1) != 0)
 			fail_op(s, ops[i]);
-	/* Dropped objects' chunks go now rather than with the next batch. */
+	/* Dropped objects' chunks go now rather than with the next batch, and
+	 * failed invalidations get a first retry. */
 	if (cleanup_pending(s))
 		(void)store_writer_apply(s, NULL, 0);
 }
@@ -383,6 +479,8 @@ store_writer_main(void *arg)
 		uint64_t seq = batch[n - 1]->seq;
 		AZ(pthread_mutex_unlock(&s->q_mtx));
 		run_batch(s, batch, n);
+		/* Before store_sync returns: an invalidation that failed is on disk. */
+		store_pending_record(s);
 		for (size_t i = 0; i < n; i++) {
 			/* What lookups of these keys return has changed (or, for an
 			 * op that failed, may have): see store_key_version. */

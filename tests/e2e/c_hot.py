@@ -422,8 +422,11 @@ def test_invalidation_reaches_every_workers_table(env):
         # Every table holds the 300-byte object again; a replacement made on
         # one worker (a no-cache request refetching a 400-byte one) must reach
         # the other's table too.
+        check(wait_stored_body(f.port, target, pattern(300)),
+              "the 300-byte object was not stored within 5 s")
         for i, c in enumerate(conns):
-            r = c.roundtrip("GET", target)
+            for _ in range(2):
+                r = c.roundtrip("GET", target)
             check(served_hot(r) and r.body == pattern(300),
                   "connection #%d: the 300-byte object is not hot: %r" % (i, r))
         env.origin.rule(mark, qs(size=400, hdr="Cache-Control: max-age=100"))

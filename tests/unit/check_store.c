@@ -1158,6 +1158,280 @@ START_TEST(invalidate_every_variant)
 }
 END_TEST
 
+/* ---- invalidations that fail (RFC 9111 §4.4) ------------------------------ */
+
+/* Whether the store directory `name` holds the pending-invalidations file. */
+static bool
+pending_file(const char *name)
+{
+	char dir[512], path[600];
+
+	store_dir(dir, sizeof(dir), name);
+	ck_assert_int_lt(snprintf(path, sizeof(path), "%s/%s", dir, STORE_PENDING_FILE),
+	    (int)sizeof(path));
+	return access(path, F_OK) == 0;
+}
+
+/* The test hook of store_int.h: operations of these kinds fail with rc. */
+static void
+set_fault(struct store *s, unsigned kinds, int rc)
+{
+	atomic_store(&s->fault_rc, rc);
+	atomic_store(&s->fault_ops, kinds);
+}
+
+static const struct obj inv_gz = { .url = "http://x/i", .sk = "gzip",
+    .vary = "accept-encoding", .seed = 1, .len = 100 * KIB };
+static const struct obj inv_br = { .url = "http://x/i", .sk = "br",
+    .vary = "accept-encoding", .seed = 2, .len = 10 };
+static const struct obj inv_other = { .url = "http://x/j", .seed = 3, .len = 10 };
+
+/* Stores the two variants of http://x/i and http://x/j; returns the gzip id. */
+static uint64_t
+put_inv_objects(struct store *s)
+{
+	struct store_object r;
+
+	ck_assert_int_eq(put_object(s, &inv_gz, 0), 0);
+	ck_assert_int_eq(put_object(s, &inv_br, 0), 0);
+	ck_assert_int_eq(put_object(s, &inv_other, 0), 0);
+	store_sync(s);
+	ck_assert_int_eq(lookup(s, "http://x/i", "gzip", &r), 0);
+	uint64_t id = r.id;
+	store_object_free(&r);
+	return id;
+}
+
+/* Neither variant of http://x/i is served, http://x/j is. */
+static void
+assert_invalidated(struct store *s)
+{
+	ck_assert(!present(s, "http://x/i", "gzip"));
+	ck_assert(!present(s, "http://x/i", "br"));
+	ck_assert(present(s, "http://x/j", NULL));
+}
+
+/*
+ * An invalidation whose commit fails (an I/O error, or MDB_MAP_FULL that
+ * evicting cannot cure) stays hidden: a miss, no pin, no touch, though the
+ * objects are still stored. Every later batch retries it first (nothing
+ * commits while it fails), and once it can commit the objects go, before a
+ * response stored after the invalidation, which survives.
+ */
+START_TEST(failed_invalidation_is_retried)
+{
+	static const int codes[] = { EIO, MDB_MAP_FULL };
+	struct store_options o = small_opts();
+	char name[32];
+	snprintf(name, sizeof(name), "invretry%d", _i);
+	struct store *s = open_store(name, 16 * MIB, &o);
+	uint64_t id = put_inv_objects(s);
+	struct obj k = { .url = "http://x/k", .seed = 4, .len = 10 };
+	struct obj gz2 = inv_gz;
+	struct store_object r;
+
+	gz2.seed = 5;
+	set_fault(s, 1u << OP_INVALIDATE, codes[_i]);
+	ck_assert_int_eq(store_invalidate(s, "http://x/i", 10), 2);
+	store_sync(s);
+	struct store_stats st = stats(s);
+	ck_assert_uint_eq(st.objects, 3);
+	ck_assert_uint_eq(st.invalidations, 0);
+	ck_assert_uint_eq(st.write_failures, 1);
+	ck_assert_uint_eq(st.map_full > 0, codes[_i] == MDB_MAP_FULL);
+	ck_assert_uint_eq(s->npending, 1);
+	ck_assert(pending_file(name));
+	assert_invalidated(s);
+	ck_assert(!store_pin(s, id));
+	ck_assert(!store_touch(s, id));
+
+	/* Still failing: the next batch fails with it, and nothing is shown. */
+	ck_assert_int_eq(put_object(s, &k, 0), 0);
+	store_sync(s);
+	ck_assert(!present(s, "http://x/k", NULL));
+	ck_assert_uint_eq(stats(s).objects, 3);
+	ck_assert_uint_eq(s->npending, 1);
+	assert_invalidated(s);
+	ck_assert(!store_pin(s, id));
+
+	/* It can commit: the next batch deletes them, then stores its own. */
+	set_fault(s, 0, 0);
+	ck_assert_int_eq(put_object(s, &gz2, 0), 0);
+	store_sync(s);
+	st = stats(s);
+	ck_assert_uint_eq(s->npending, 0);
+	ck_assert(!pending_file(name));
+	ck_assert_uint_eq(st.invalidations, 2);
+	ck_assert_uint_eq(st.objects, 2);
+	ck_assert_uint_eq(st.chunks, 3);
+	ck_assert_int_eq(lookup(s, "http://x/i", "gzip", &r), 0);
+	ck_assert_uint_gt(r.id, id);
+	ck_assert_int_eq(check_body(s, &r, 5), 0);
+	store_object_free(&r);
+	ck_assert(!present(s, "http://x/i", "br"));
+	ck_assert(present(s, "http://x/j", NULL));
+	store_close(s);
+
+	s = open_store(name, 16 * MIB, &o);
+	ck_assert(s->open_clean);
+	ck_assert_uint_eq(stats(s).objects, 2);
+	ck_assert(present(s, "http://x/i", "gzip"));
+	ck_assert(!present(s, "http://x/i", "br"));
+	store_close(s);
+}
+END_TEST
+
+/*
+ * The process ends while an invalidation still fails: closed cleanly (0),
+ * whose last retry fails too, or killed (1, a child that _exit()s). The
+ * next open hides the objects before anything can look them up, deletes
+ * them, and forgets the invalidation once that committed.
+ */
+START_TEST(pending_invalidation_survives_restart)
+{
+	struct store_options o = small_opts();
+	char name[32];
+	snprintf(name, sizeof(name), "invrestart%d", _i);
+	struct store *s = open_store(name, 16 * MIB, &o);
+	int status;
+
+	(void)put_inv_objects(s);
+	if (_i == 0) {
+		set_fault(s, 1u << OP_INVALIDATE, EIO);
+		ck_assert_int_eq(store_invalidate(s, "http://x/i", 10), 2);
+		store_close(s);
+	} else {
+		store_close(s);
+		pid_t pid = fork();
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0) {
+			struct store *c = open_store(name, 16 * MIB, &o);
+			set_fault(c, 1u << OP_INVALIDATE, EIO);
+			if (store_invalidate(c, "http://x/i", 10) != 2)
+				_exit(2);
+			store_sync(c);
+			_exit(c->npending == 1 ? 0 : 3);
+		}
+		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		    "child status %#x", status);
+	}
+	ck_assert(pending_file(name));
+
+	s = open_store(name, 16 * MIB, &o);
+	/* A clean close left the DBs consistent: the hidden objects were still in them. */
+	ck_assert(s->open_clean == (_i == 0));
+	struct store_stats st = stats(s);
+	ck_assert_uint_eq(st.invalidations, 2);
+	ck_assert_uint_eq(st.objects, 1);
+	ck_assert_uint_eq(st.chunks, 1);
+	ck_assert_uint_eq(s->npending, 0);
+	ck_assert(!pending_file(name));
+	assert_invalidated(s);
+	store_close(s);
+
+	s = open_store(name, 16 * MIB, &o);
+	ck_assert_uint_eq(stats(s).objects, 1);
+	assert_invalidated(s);
+	store_close(s);
+}
+END_TEST
+
+/*
+ * Neither the commit nor the pending file can be written: the last resort,
+ * at close, deletes the data file, and the next open starts empty rather
+ * than serve what was invalidated.
+ */
+START_TEST(unrecorded_invalidation_empties_the_store)
+{
+	struct store_options o = small_opts();
+	struct store *s = open_store("invwipe", 16 * MIB, &o);
+
+	(void)put_inv_objects(s);
+	set_fault(s, 1u << OP_INVALIDATE, EIO);
+	atomic_store(&s->fault_record, true);
+	ck_assert_int_eq(store_invalidate(s, "http://x/i", 10), 2);
+	store_sync(s);
+	ck_assert_uint_eq(s->npending, 1);
+	ck_assert(!pending_file("invwipe"));
+	assert_invalidated(s);
+	store_close(s);
+
+	s = open_store("invwipe", 16 * MIB, &o);
+	struct store_stats st = stats(s);
+	ck_assert_uint_eq(st.objects, 0);
+	ck_assert_uint_eq(st.chunks, 0);
+	ck_assert(!present(s, "http://x/i", "gzip"));
+	ck_assert(!present(s, "http://x/j", NULL));
+	ck_assert_int_eq(put_object(s, &inv_other, 0), 0);
+	store_sync(s);
+	ck_assert(present(s, "http://x/j", NULL));
+	store_close(s);
+}
+END_TEST
+
+/* A pending-invalidations file that does not parse: the store is emptied. */
+START_TEST(unreadable_pending_file_empties_the_store)
+{
+	struct store_options o = small_opts();
+	struct store *s = open_store("invbad", 16 * MIB, &o);
+	char dir[512], path[600];
+
+	(void)put_inv_objects(s);
+	store_close(s);
+	store_dir(dir, sizeof(dir), "invbad");
+	snprintf(path, sizeof(path), "%s/%s", dir, STORE_PENDING_FILE);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	/* The right header, then a record longer than the file. */
+	ck_assert_int_eq(fwrite("FINV\0\0\0\1\0\0\1\0http", 1, 16, f), 16);
+	ck_assert_int_eq(fclose(f), 0);
+
+	s = open_store("invbad", 16 * MIB, &o);
+	ck_assert_uint_eq(stats(s).objects, 0);
+	ck_assert(!present(s, "http://x/j", NULL));
+	ck_assert(!pending_file("invbad"));
+	store_close(s);
+}
+END_TEST
+
+/*
+ * RFC 9111 §4.3.4: a 304's freshening that cannot be committed must not
+ * leave the old headers served: the URL is invalidated instead. That
+ * invalidation commits at once (0), or fails too and is retried (1).
+ */
+START_TEST(failed_update_invalidates_the_url)
+{
+	struct store_options o = small_opts();
+	char name[32];
+	snprintf(name, sizeof(name), "invupdate%d", _i);
+	struct store *s = open_store(name, 16 * MIB, &o);
+	uint64_t id = put_inv_objects(s);
+	const char *h = "ETag: \"b\"\r\nCache-Control: no-cache\r\n";
+	struct store_object_meta m = { .status = 200, .request_time = 2000,
+	    .response_time = 2001, .headers = h, .headers_len = strlen(h) };
+
+	set_fault(s, 1u << OP_UPDATE | (_i == 1 ? 1u << OP_INVALIDATE : 0), EIO);
+	ck_assert_int_eq(store_update_meta(s, id, &m), 0);
+	store_sync(s);
+	assert_invalidated(s);
+	if (_i == 1) {
+		ck_assert_uint_eq(s->npending, 1);
+		ck_assert(pending_file(name));
+		ck_assert_uint_eq(stats(s).objects, 3);
+		set_fault(s, 0, 0);
+		ck_assert_int_eq(store_update_meta(s, id + 1000, &m), 0);
+		store_sync(s);
+	}
+	ck_assert(!pending_file(name));
+	ck_assert_uint_eq(s->npending, 0);
+	ck_assert_uint_eq(stats(s).objects, 1);
+	ck_assert_uint_eq(stats(s).invalidations, 2);
+	assert_invalidated(s);
+	store_close(s);
+}
+END_TEST
+
 struct reader_arg {
 	struct store	*s;
 	atomic_bool	*done;
@@ -1265,6 +1539,11 @@ store_suite(void)
 	tcase_add_loop_test(lmdb, hits_protect_from_eviction, STORE_EVICT_LRU, STORE_EVICT_S3FIFO + 1);
 	tcase_add_test(lmdb, update_meta_keeps_body);
 	tcase_add_test(lmdb, invalidate_every_variant);
+	tcase_add_loop_test(lmdb, failed_invalidation_is_retried, 0, 2);
+	tcase_add_loop_test(lmdb, pending_invalidation_survives_restart, 0, 2);
+	tcase_add_test(lmdb, unrecorded_invalidation_empties_the_store);
+	tcase_add_test(lmdb, unreadable_pending_file_empties_the_store);
+	tcase_add_loop_test(lmdb, failed_update_invalidates_the_url, 0, 2);
 	tcase_add_test(lmdb, concurrent_readers_see_complete_objects);
 	suite_add_tcase(s, lmdb);
 	return s;
