@@ -14,10 +14,21 @@
  * Re-entrancy: sink callbacks may abort the fetch. `busy` counts the frames
  * of fetch code on the stack; a fetch aborted while busy is only marked dead
  * and freed when the outermost frame unwinds.
+ *
+ * Body pieces: libevent 2.1 reads at most 4 KiB per read event, so a body
+ * that the origin sent at once would reach the sink in 4 KiB pieces, and
+ * with request collapsing every piece costs each waiter a wake-up and a
+ * write to its client. Before body bytes go to the sink, what the socket
+ * already holds is read too, up to BODY_FILL (fill_body): pieces are as big
+ * as the origin is ahead of us, and the first bytes are never held back.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/time.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -35,6 +46,7 @@
 #define BODY_HIGH_MARK		(256u * 1024u)
 #define BODY_LOW_MARK		(64u * 1024u)
 #define RESP_HEAD_MAX		(64u * 1024u)
+#define BODY_FILL		(256u * 1024u)
 
 enum fetch_state {
 	ST_ACQUIRE = 0,
@@ -425,13 +437,86 @@ read_body(struct fetch *f, struct evbuffer *in)
 	return false;
 }
 
+/*
+ * Reads what the origin socket holds now into in, up to BODY_FILL bytes in
+ * all (never past the end of a sized body), without waiting (see the file
+ * comment). The connection is a plain socket bufferevent (upstream.c), so
+ * reading its descriptor directly keeps the byte order; the bufferevent
+ * keeps the end of its input buffer frozen between its own reads, and so
+ * unfreezes it for a moment the same way. End of file is left for the
+ * bufferevent to report; an error is recorded as one (a reset must not pass
+ * for the clean end of a close-delimited body).
+ */
+static void
+fill_body(struct fetch *f, struct evbuffer *in)
+{
+	size_t len = evbuffer_get_length(in), want, left;
+	evutil_socket_t fd = bufferevent_getfd(f->conn->bev);
+	struct evbuffer_iovec v[2];
+	struct iovec iov[2];
+	int avail = 0, nv, i, err;
+	ssize_t got;
+
+	if (fd < 0 || f->eof || len >= BODY_FILL || f->resp.body == BODY_NONE)
+		return;
+	want = BODY_FILL - len;
+	if (f->resp.body == BODY_LENGTH) {
+		if (f->remaining <= len)
+			return;
+		if (want > f->remaining - len)
+			want = (size_t)(f->remaining - len);
+	}
+	if (ioctl(fd, FIONREAD, &avail) != 0 || avail <= 0)
+		return;
+	if (want > (size_t)avail)
+		want = (size_t)avail;
+	evbuffer_unfreeze(in, 0);
+	nv = evbuffer_reserve_space(in, (ev_ssize_t)want, v, 2);
+	if (nv <= 0) {
+		evbuffer_freeze(in, 0);
+		return;
+	}
+	for (i = 0, left = want; i < nv; i++) {
+		if (v[i].iov_len > left)
+			v[i].iov_len = left;
+		left -= v[i].iov_len;
+		iov[i].iov_base = v[i].iov_base;
+		iov[i].iov_len = v[i].iov_len;
+	}
+	do
+		got = readv(fd, iov, nv);
+	while (got < 0 && errno == EINTR);
+	err = errno;
+	if (got <= 0) {
+		evbuffer_commit_space(in, v, 0);
+		evbuffer_freeze(in, 0);
+		if (got < 0 && err != EAGAIN && err != EWOULDBLOCK) {
+			f->eof = true;
+			f->conn_error = true;
+		}
+		return;
+	}
+	for (i = 0, left = (size_t)got; i < nv; i++) {
+		if (v[i].iov_len > left)
+			v[i].iov_len = left;
+		left -= v[i].iov_len;
+	}
+	evbuffer_commit_space(in, v, v[0].iov_len == (size_t)got ? 1 : nv);
+	evbuffer_freeze(in, 0);
+}
+
 static void
 process_input(struct fetch *f)
 {
 	struct evbuffer *in;
+	bool filled = false;
 
 	while (!f->dead && f->conn != NULL && !f->paused) {
 		in = bufferevent_get_input(f->conn->bev);
+		if (f->have_resp && !filled) {
+			fill_body(f, in);
+			filled = true;
+		}
 		if (evbuffer_get_length(in) > 0)
 			f->got_bytes = true;
 		if (!f->have_resp) {

@@ -37,6 +37,15 @@
 /* Pieces are gathered into blocks of at least this size. */
 #define BLOCK_MIN	(16u * 1024u)
 
+/*
+ * lag() is asked only while the origin is paused or more than
+ * INFLIGHT_MAX_LAG bytes are kept, so never while a body is retained for
+ * late joiners (free_taken keeps taken blocks then): its walk over taken
+ * blocks ends at once.
+ */
+_Static_assert(INFLIGHT_RETAIN < INFLIGHT_MAX_LAG,
+    "a retained body fits the lag window");
+
 enum inf_state {
 	S_WAIT = 0,	/* no response head yet */
 	S_HEAD,		/* head known, body streaming */
@@ -56,9 +65,19 @@ struct block_mem {
 	char		data[];
 };
 
+/*
+ * A waiter's position is (block number, offset inside it): each block
+ * counts the waiters positioned in it (`nw`), and a block is freed when it
+ * is first in line and that count is zero. A waiter moves to the next block
+ * when it takes bytes from it, so one that has taken everything stays at
+ * the end of the last block (which may still grow); before the first block
+ * arrives, waiters are at the frontier, counted in `nw_end`.
+ */
 struct block {
 	struct block_mem	*mem;
 	size_t			len;
+	uint64_t		off;		/* body offset of its first byte */
+	unsigned		nw;		/* waiters positioned in it (not released) */
 };
 
 static struct block_mem *
@@ -124,10 +143,13 @@ struct inflight {
 	struct block		*blocks;
 	size_t			nblocks;
 	size_t			cap;
+	size_t			base;		/* number of blocks[0] (earlier ones dropped) */
 	size_t			first;		/* blocks before it are freed */
 	uint64_t		first_off;	/* body offset of blocks[first] */
 	uint64_t		total;		/* body bytes received */
+	unsigned		nw_end;		/* waiters at the frontier (struct block) */
 	TAILQ_HEAD(, inflight_waiter) waiters;
+	TAILQ_HEAD(, inflight_waiter) armed;	/* to wake when something changes */
 };
 
 struct hfm_entry {
@@ -243,13 +265,57 @@ servable_to(const struct inflight *inf, const struct fields *req_fields)
 	return d.action == POLICY_FRESH || d.action == POLICY_STALE_OK;
 }
 
+/* Asks to be woken at the next change. Lock held. */
 static void
-wake_all(struct inflight *inf)
+arm(struct inflight *inf, struct inflight_waiter *wt)
+{
+	if (!wt->armed) {
+		wt->armed = true;
+		TAILQ_INSERT_TAIL(&inf->armed, wt, arm_link);
+	}
+}
+
+static void
+disarm(struct inflight *inf, struct inflight_waiter *wt)
+{
+	if (wt->armed) {
+		wt->armed = false;
+		TAILQ_REMOVE(&inf->armed, wt, arm_link);
+	}
+}
+
+/*
+ * Something changed (head, body bytes, the end): wakes the waiters that
+ * asked for it. The others are scheduled already, or wait for their client
+ * to drain and then take what is there. Lock held.
+ */
+static void
+wake_armed(struct inflight *inf)
 {
 	struct inflight_waiter *wt;
 
-	TAILQ_FOREACH(wt, &inf->waiters, link)
+	while ((wt = TAILQ_FIRST(&inf->armed)) != NULL) {
+		TAILQ_REMOVE(&inf->armed, wt, arm_link);
+		wt->armed = false;
 		event_active(wt->wake, EV_TIMEOUT, 0);
+	}
+}
+
+/* Counts a waiter in (delta 1) or out of (-1) its block. Lock held. */
+static void
+count_waiter(struct inflight *inf, const struct inflight_waiter *wt, int delta)
+{
+	size_t i = wt->blk - inf->base;
+	unsigned *c;
+
+	ASSERT(wt->blk >= inf->base + inf->first && i <= inf->nblocks);
+	c = i < inf->nblocks ? &inf->blocks[i].nw : &inf->nw_end;
+	if (delta > 0) {
+		(*c)++;
+	} else {
+		ASSERT(*c > 0);
+		(*c)--;
+	}
 }
 
 static void
@@ -288,55 +354,43 @@ inflight_free(struct inflight *inf)
 	FREE_OBJ(inf);
 }
 
-/* The lowest offset a waiter still needs (total when there is none). Lock held. */
+/*
+ * How far the slowest waiter is behind the origin, counted from the start
+ * of its block (0 when none waits). Lock held.
+ */
 static uint64_t
-min_offset(const struct inflight *inf)
+lag(const struct inflight *inf)
 {
-	const struct inflight_waiter *wt;
-	uint64_t m = inf->total;
+	size_t i;
 
-	TAILQ_FOREACH(wt, &inf->waiters, link)
-		if (!wt->released && wt->offset < m)
-			m = wt->offset;
-	return m;
+	for (i = inf->first; i < inf->nblocks; i++)
+		if (inf->blocks[i].nw > 0)
+			return inf->total - inf->blocks[i].off;
+	return 0;
 }
 
 /* Frees the blocks every waiter has taken. Lock held. */
 static void
 free_taken(struct inflight *inf)
 {
-	struct inflight_waiter *wt;
-	uint64_t need = min_offset(inf);
-	uint64_t off;
+	struct block *b;
 
-	if (inf->first >= inf->nblocks)
-		return;
 	if (inf->joinable && inf->total <= INFLIGHT_RETAIN)
 		return;
-	off = inf->first_off;
-	while (inf->first < inf->nblocks &&
-	    off + inf->blocks[inf->first].len <= need) {
-		off += inf->blocks[inf->first].len;
-		block_mem_unref(inf->blocks[inf->first].mem);
-		inf->blocks[inf->first].mem = NULL;
+	while (inf->first < inf->nblocks && inf->blocks[inf->first].nw == 0) {
+		b = &inf->blocks[inf->first];
+		inf->first_off = b->off + b->len;
+		block_mem_unref(b->mem);
+		b->mem = NULL;
 		inf->first++;
 		/* A late request could not get the start of the body any more. */
 		inf->joinable = false;
 	}
-	inf->first_off = off;
 	if (inf->first > 1024 && inf->first * 2 > inf->nblocks) {
+		/* Waiters hold block numbers, not indexes: only base moves. */
 		memmove(inf->blocks, inf->blocks + inf->first,
 		    (inf->nblocks - inf->first) * sizeof(*inf->blocks));
-		TAILQ_FOREACH(wt, &inf->waiters, link) {
-			if (wt->blk >= inf->first) {
-				wt->blk -= inf->first;
-			} else {
-				/* It took all of the freed blocks: it is at the
-				 * start of blocks[first]. */
-				wt->blk = 0;
-				wt->blk_off = 0;
-			}
-		}
+		inf->base += inf->first;
 		inf->nblocks -= inf->first;
 		inf->first = 0;
 	}
@@ -379,7 +433,7 @@ owner_cb(evutil_socket_t fd, short what, void *arg)
 		inf->fail_status = 502;
 		owner_side_end(inf);
 		free_it = inf->refs == 0;
-	} else if (inf->paused && inf->total - min_offset(inf) < INFLIGHT_MAX_LAG / 2) {
+	} else if (inf->paused && lag(inf) < INFLIGHT_MAX_LAG / 2) {
 		inf->paused = false;
 		resume = true;
 	}
@@ -407,6 +461,7 @@ inflight_join(const struct inflight_params *p, struct inflight_waiter *wt)
 		wt->owner = false;
 		wt->released = false;
 		wt->head_taken = false;
+		wt->armed = false;
 	}
 
 	pthread_mutex_lock(&lock);
@@ -424,11 +479,16 @@ inflight_join(const struct inflight_params *p, struct inflight_waiter *wt)
 			if (inf->joinable && strcmp(inf->key, p->key) == 0 &&
 			    same_variant(inf, p->req_fields) &&
 			    servable_to(inf, p->req_fields)) {
+				/* Joinable: nothing freed, so block 0 is first. */
+				ASSERT(inf->base == 0 && inf->first == 0);
 				wt->inf = inf;
 				inf->refs++;
 				TAILQ_INSERT_TAIL(&inf->waiters, wt, link);
+				count_waiter(inf, wt, 1);
 				if (inf->state != S_WAIT)
 					event_active(wt->wake, EV_TIMEOUT, 0);
+				else
+					arm(inf, wt);
 				pthread_mutex_unlock(&lock);
 				return INFLIGHT_JOINED;
 			}
@@ -455,10 +515,13 @@ inflight_join(const struct inflight_params *p, struct inflight_waiter *wt)
 	fields_init(&inf->head.fields);
 	inf->joinable = p->key != NULL;
 	TAILQ_INIT(&inf->waiters);
+	TAILQ_INIT(&inf->armed);
 	if (wt != NULL) {
 		wt->inf = inf;
 		wt->owner = true;
 		TAILQ_INSERT_TAIL(&inf->waiters, wt, link);
+		count_waiter(inf, wt, 1);
+		arm(inf, wt);
 	}
 	if (p->key != NULL) {
 		LIST_INSERT_HEAD(&table, inf, table_link);
@@ -576,18 +639,17 @@ on_head(void *arg, struct http_response *resp)
 	TAILQ_FOREACH(wt, &inf->waiters, link) {
 		if (wt->owner)
 			continue;
-		if (!inf->shareable) {
+		if (!inf->shareable || !same_variant(inf, wt->req_fields) ||
+		    !servable_to(inf, wt->req_fields)) {
 			wt->released = true;
-			continue;
+			count_waiter(inf, wt, -1);
 		}
-		if (!same_variant(inf, wt->req_fields) || !servable_to(inf, wt->req_fields))
-			wt->released = true;
 	}
 	if (inf->hfm_key != NULL)
 		hfm_set(inf->hfm_key, !inf->shareable);
 	if (!inf->shareable)
 		table_remove(inf);
-	wake_all(inf);
+	wake_armed(inf);
 	pthread_mutex_unlock(&lock);
 	if (why != NULL)
 		log_debug("not storing %s: %s", inf->pkey, why);
@@ -600,6 +662,8 @@ on_body(void *arg, struct evbuffer *src, size_t n)
 	struct block b;
 
 	CHECK_OBJ(inf, INFLIGHT_MAGIC);
+	if (n == 0)
+		return;
 	b.mem = block_mem_new(n);
 	b.len = n;
 	evbuffer_remove(src, b.mem->data, n);
@@ -627,15 +691,20 @@ on_body(void *arg, struct evbuffer *src, size_t n)
 			inf->cap = inf->cap ? inf->cap * 2 : 16;
 			inf->blocks = xrealloc(inf->blocks, inf->cap * sizeof(*inf->blocks));
 		}
+		/* The waiters at the frontier are now in this block. */
+		b.off = inf->total;
+		b.nw = inf->nw_end;
+		inf->nw_end = 0;
 		inf->blocks[inf->nblocks++] = b;
 	}
 	inf->total += n;
 	free_taken(inf);
-	if (!inf->paused && inf->total - min_offset(inf) > INFLIGHT_MAX_LAG) {
+	if (!inf->paused && inf->total - inf->first_off > INFLIGHT_MAX_LAG &&
+	    lag(inf) > INFLIGHT_MAX_LAG) {
 		inf->paused = true;
 		fetch_pause(inf->fetch);
 	}
-	wake_all(inf);
+	wake_armed(inf);
 	if (TAILQ_EMPTY(&inf->waiters) && inf->sw == NULL && !inf->background &&
 	    inf->owner_ev != NULL)
 		event_active(inf->owner_ev, EV_TIMEOUT, 0);
@@ -702,7 +771,7 @@ on_end(void *arg, enum fetch_end how)
 	pthread_mutex_lock(&lock);
 	inf->state = S_DONE;
 	inf->truncated = how == FETCH_TRUNCATED;
-	wake_all(inf);
+	wake_armed(inf);
 	owner_side_end(inf);
 	free_it = inf->refs == 0;
 	pthread_mutex_unlock(&lock);
@@ -725,7 +794,7 @@ on_error(void *arg, int status, const char *why)
 	pthread_mutex_lock(&lock);
 	inf->state = S_FAILED;
 	inf->fail_status = status;
-	wake_all(inf);
+	wake_armed(inf);
 	owner_side_end(inf);
 	free_it = inf->refs == 0;
 	pthread_mutex_unlock(&lock);
@@ -744,6 +813,7 @@ inflight_take_head(struct inflight_waiter *wt, struct inflight_head *head, int *
 	if (wt->released) {
 		r = INFLIGHT_RELEASED;
 	} else if (inf->state == S_WAIT) {
+		arm(inf, wt);
 		r = INFLIGHT_WAIT;
 	} else if (inf->state == S_FAILED) {
 		*fail_status = inf->fail_status;
@@ -776,20 +846,22 @@ inflight_take_body(struct inflight_waiter *wt, struct evbuffer *out, size_t max,
 
 	CHECK_OBJ(inf, INFLIGHT_MAGIC);
 	pthread_mutex_lock(&lock);
-	while (taken < max && wt->blk < inf->nblocks) {
-		struct block *b = &inf->blocks[wt->blk];
-		size_t k;
+	AZ(wt->released);
+	while (taken < max && wt->blk < inf->base + inf->nblocks) {
+		struct block *b = &inf->blocks[wt->blk - inf->base];
+		size_t k = b->len - wt->blk_off;
 
-		if (wt->blk_off == b->len) {
+		if (k == 0) {
 			/* The last block may still grow (on_body): move on only
 			 * when there is a next one. */
-			if (wt->blk + 1 >= inf->nblocks)
+			if (wt->blk + 1 == inf->base + inf->nblocks)
 				break;
+			count_waiter(inf, wt, -1);
 			wt->blk++;
 			wt->blk_off = 0;
+			count_waiter(inf, wt, 1);
 			continue;
 		}
-		k = b->len - wt->blk_off;
 		ASSERT(b->mem != NULL);
 		if (k > max - taken)
 			k = max - taken;
@@ -801,12 +873,16 @@ inflight_take_body(struct inflight_waiter *wt, struct evbuffer *out, size_t max,
 		wt->offset += k;
 		wt->blk_off += k;
 	}
-	if (inf->state == S_DONE && wt->offset == inf->total)
-		end = inf->truncated ? INFLIGHT_TRUNCATED : INFLIGHT_COMPLETE;
+	if (wt->offset == inf->total) {
+		if (inf->state == S_DONE)
+			end = inf->truncated ? INFLIGHT_TRUNCATED : INFLIGHT_COMPLETE;
+		else
+			arm(inf, wt);	/* it has everything there is */
+	}
 	if (taken > 0) {
 		free_taken(inf);
 		if (inf->paused && inf->owner_ev != NULL &&
-		    inf->total - min_offset(inf) < INFLIGHT_MAX_LAG / 2)
+		    lag(inf) < INFLIGHT_MAX_LAG / 2)
 			event_active(inf->owner_ev, EV_TIMEOUT, 0);
 	}
 	pthread_mutex_unlock(&lock);
@@ -825,6 +901,9 @@ inflight_leave(struct inflight_waiter *wt)
 	CHECK_OBJ(inf, INFLIGHT_MAGIC);
 	pthread_mutex_lock(&lock);
 	TAILQ_REMOVE(&inf->waiters, wt, link);
+	disarm(inf, wt);
+	if (!wt->released)
+		count_waiter(inf, wt, -1);
 	inf->refs--;
 	free_taken(inf);
 	if (inf->owner_ev != NULL)

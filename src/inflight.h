@@ -18,6 +18,15 @@
  * large the object. Once a block has been freed, a late request cannot join
  * any more (it fetches on its own).
  *
+ * Scale (a thousand waiters on one key): no operation of one waiter walks
+ * the others. Each block counts the waiters positioned in it, so the blocks
+ * everybody has passed are found at the front of the list; and new bytes
+ * wake only the waiters that asked for them (`armed`: they had taken all
+ * there was), not those already scheduled or held back by their own slow
+ * client, which come back when their output drains. fetch.c hands the body
+ * over in pieces as large as the origin is ahead, so a waiter is woken, and
+ * writes to its client, a few times per MiB rather than once per 4 KiB.
+ *
  * A response that may not be shared (not storable: private, no-store,
  * Authorization...) goes only to the owner; the other waiters are released
  * and go to the origin on their own, and the key is remembered for
@@ -47,17 +56,21 @@ struct inflight;
 #define INFLIGHT_MAX_LAG	(4u * 1024u * 1024u)
 #define INFLIGHT_HFM_SECONDS	30
 
+/* Every field but wake and req_fields belongs to inflight.c. */
 struct inflight_waiter {
 	struct inflight		*inf;
 	struct event		*wake;		/* the waiter's own event (its thread) */
 	const struct fields	*req_fields;	/* the waiter's request (Vary check) */
 	uint64_t		offset;		/* body bytes taken so far */
-	size_t			blk;		/* index of the block holding offset */
+	size_t			blk;		/* number of the block holding offset
+						   (counted from the first block ever) */
 	size_t			blk_off;	/* offset inside that block */
 	bool			owner;
 	bool			released;	/* not for this waiter: fetch on your own */
 	bool			head_taken;
+	bool			armed;		/* wake it when something changes */
 	TAILQ_ENTRY(inflight_waiter) link;
+	TAILQ_ENTRY(inflight_waiter) arm_link;
 };
 
 /* What starting a fetch needs; every pointer is read during the call only. */
@@ -120,7 +133,10 @@ struct inflight_head {
 	time_t		response_time;
 };
 
-/* Takes the response head once it is there. The caller frees head with inflight_head_free. */
+/*
+ * Takes the response head once it is there (INFLIGHT_WAIT: wt->wake fires
+ * when something changes). The caller frees head with inflight_head_free.
+ */
 enum inflight_poll inflight_take_head(struct inflight_waiter *wt,
     struct inflight_head *head, int *fail_status);
 void inflight_head_free(struct inflight_head *head);
@@ -131,7 +147,13 @@ enum inflight_end {
 	INFLIGHT_TRUNCATED,	/* the origin failed mid-body */
 };
 
-/* Appends up to max body bytes past wt->offset to out; *n is how many. */
+/*
+ * Appends up to max body bytes past wt->offset to out, as references to
+ * the shared blocks; *n is how many. A waiter that has taken everything
+ * there is gets woken when more comes; one that stops early (max reached,
+ * its client congested) is not woken again and must call again on its own
+ * (when its client drains).
+ */
 enum inflight_end inflight_take_body(struct inflight_waiter *wt,
     struct evbuffer *out, size_t max, size_t *n);
 
