@@ -848,6 +848,49 @@ policy_storable(const struct policy_config *cfg, const struct http_request *req,
 	return reason == NULL;
 }
 
+bool
+policy_post_reusable(const struct policy_config *cfg, const struct http_request *req,
+    const char *target_key, int status, const struct fields *resp, const char **why)
+{
+	struct http_request as_get;
+	struct policy_response_cc cc;
+	const struct field *cl;
+	const char *reason = NULL;
+	char *key = NULL;
+
+	AN(cfg);
+	AN(req);
+	AN(target_key);
+	AN(resp);
+	policy_response_cc(cfg, resp, &cc);
+	cl = fields_get(resp, "Content-Location");
+	if (req->method != HTTP_M_POST)
+		reason = "method";
+	else if (status != 200 && status != 203)
+		reason = "status";
+	else if (cl == NULL || fields_count(resp, "Content-Location") != 1 ||
+	    cache_key_resolve(target_key, cl->value, cl->value_len, &key) != 0 ||
+	    strcmp(key, target_key) != 0)
+		reason = "content-location";		/* RFC 9110 §9.3.3 */
+	else if (cc.max_age == -1 && !(cfg->shared && cc.s_maxage != -1) &&
+	    !((cc.source == POLICY_CC_CACHE_CONTROL || cc.source == POLICY_CC_NONE) &&
+	    fields_get(resp, "Expires") != NULL))
+		reason = "no explicit freshness";	/* RFC 9110 §9.3.3 */
+	else if (fields_get(resp, "Vary") != NULL)
+		reason = "vary";
+	free(key);
+	if (reason == NULL) {
+		/* Everything else is what a GET's response would need. */
+		as_get = *req;
+		as_get.method = HTTP_M_GET;
+		if (!policy_storable(cfg, &as_get, status, resp, &reason))
+			AN(reason);
+	}
+	if (why != NULL)
+		*why = reason;
+	return reason == NULL;
+}
+
 /* Collects the field names of qualified no-cache / private directives. */
 struct named {
 	bool	shared;

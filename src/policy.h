@@ -123,6 +123,18 @@ bool policy_storable(const struct policy_config *cfg,
     const char **why);
 
 /*
+ * Whether the response (status, resp) to POST request req, whose primary
+ * cache key is target_key, may be stored as the response to a GET of that
+ * URI (RFC 9110 §9.3.3): a 200 or 203 with explicit freshness (max-age,
+ * s-maxage or Expires, never heuristic), a Content-Location naming the
+ * target URI itself, no Vary, and storable by every rule that applies to a
+ * GET (policy_storable). Returns false with *why (may be NULL) otherwise.
+ */
+bool policy_post_reusable(const struct policy_config *cfg,
+    const struct http_request *req, const char *target_key, int status,
+    const struct fields *resp, const char **why);
+
+/*
  * The fields to store for an origin response (RFC 9111 §3.1): a copy of resp
  * without hop-by-hop fields and those named in Connection, without
  * Proxy-Authentication-Info, without the fields named by a qualified no-cache

@@ -83,6 +83,11 @@ struct req {
 	const struct cfg_site	*site;
 	struct fields		up_fields;	/* the request as sent upstream */
 	struct fetch		*fetch;		/* pass only */
+	/* pass: a POST response stored for GETs of its URI (RFC 9110 §9.3.3) */
+	struct store_write	*post_sw;
+	char			*post_block;	/* its stored header block */
+	size_t			post_block_len;
+	time_t			post_response_time;
 	int			status;
 	enum out_framing	framing;
 	enum body_source	src;
@@ -198,6 +203,9 @@ req_free(struct req *r)
 	CHECK_OBJ(r, REQ_MAGIC);
 	AZ(r->fetch);
 	stop_waiting(r);
+	if (r->post_sw != NULL)
+		store_write_abort(r->post_sw);
+	free(r->post_block);
 	if (r->wake_ev != NULL)
 		event_free(r->wake_ev);
 	if (r->have_ih)
@@ -1344,6 +1352,86 @@ req_start(struct client *c, struct http_request *hr)
 	start_pass(r);
 }
 
+/*
+ * RFC 9110 §9.3.3: a POST response with explicit freshness whose
+ * Content-Location is the POST's own URI is the response a GET of that URI
+ * would get; it is stored under the GET's key as it streams to the client.
+ * Called after invalidate_after, whose invalidation of the URI the store
+ * commits first.
+ */
+static void
+store_post_response(struct req *r, const struct http_response *resp)
+{
+	struct cache *cache = cache_get();
+	struct fields stored;
+	char *key = NULL;
+
+	if (cache == NULL || !r->site->cache || r->hr.method != HTTP_M_POST ||
+	    cache_key_request(&r->hr, "http", &key) != 0)
+		return;
+	if (policy_post_reusable(&r->pcfg, &r->hr, key, resp->status, &resp->fields, NULL)) {
+		r->post_response_time = time(NULL);
+		policy_store_fields(&r->pcfg, &resp->fields, r->post_response_time, &stored);
+		r->post_block = fields_to_block(&stored, &r->post_block_len);
+		fields_free(&stored);
+		r->post_sw = store_write_begin(cache->store, key, strlen(key));
+		r->cs.stored = true;
+	}
+	free(key);
+}
+
+/* Appends the n bytes at the front of src to the POST response being stored. */
+static void
+store_post_body(struct req *r, struct evbuffer *src, size_t n)
+{
+	struct evbuffer_ptr pos;
+	struct evbuffer_iovec v[8];
+	int k;
+
+	AZ(evbuffer_ptr_set(src, &pos, 0, EVBUFFER_PTR_SET));
+	while (n > 0 && r->post_sw != NULL) {
+		k = evbuffer_peek(src, (ev_ssize_t)n, &pos, v, 8);
+		for (int i = 0; i < k && i < 8 && n > 0; i++) {
+			size_t take = v[i].iov_len < n ? v[i].iov_len : n;
+
+			if (store_write_append(r->post_sw, v[i].iov_base, take) != 0) {
+				/* Not stored after all (queue full, or too large). */
+				store_write_abort(r->post_sw);
+				r->post_sw = NULL;
+				return;
+			}
+			n -= take;
+			AZ(evbuffer_ptr_set(src, &pos, take, EVBUFFER_PTR_ADD));
+		}
+	}
+}
+
+/* The stored POST response is complete (or not): commit or drop it. */
+static void
+store_post_end(struct req *r, bool complete)
+{
+	struct store_object_meta meta;
+
+	if (r->post_sw == NULL)
+		return;
+	if (!complete) {
+		store_write_abort(r->post_sw);
+		r->post_sw = NULL;
+		return;
+	}
+	memset(&meta, 0, sizeof(meta));
+	meta.status = r->cs.fwd_status;
+	meta.request_time = r->now;
+	meta.response_time = r->post_response_time;
+	meta.headers = r->post_block;
+	meta.headers_len = r->post_block_len;
+	meta.secondary_key = "";
+	meta.vary = "";
+	if (store_write_finish(r->post_sw, &meta) != 0)
+		log_warn("store: could not queue the POST response for %s", r->hr.target);
+	r->post_sw = NULL;
+}
+
 /* Pass: the response head, re-framed for this client. */
 static void
 on_head(void *arg, struct http_response *resp)
@@ -1355,6 +1443,7 @@ on_head(void *arg, struct http_response *resp)
 
 	CHECK_OBJ(r, REQ_MAGIC);
 	invalidate_after(r, resp);
+	store_post_response(r, resp);
 	r->cs.fwd_status = resp->status;
 	fields_copy(&f, &resp->fields);
 	bodiless = r->hr.method == HTTP_M_HEAD || resp->status == 204 ||
@@ -1371,6 +1460,8 @@ on_body(void *arg, struct evbuffer *src, size_t n)
 	struct req *r = arg;
 
 	CHECK_OBJ(r, REQ_MAGIC);
+	if (r->post_sw != NULL)
+		store_post_body(r, src, n);
 	send_body(r, src, n);
 	/* Backpressure: a slow client pauses the origin (STYLE.md §10). */
 	if (client_output_congested(r->client))
@@ -1385,6 +1476,7 @@ on_end(void *arg, enum fetch_end how)
 	CHECK_OBJ(r, REQ_MAGIC);
 	r->upstream_ms = fetch_elapsed_ms(r->fetch);
 	r->fetch = NULL;
+	store_post_end(r, how == FETCH_COMPLETE);
 	if (how == FETCH_TRUNCATED) {
 		log_warn("upstream response for %s %s truncated", r->hr.method_name,
 		    r->hr.target);

@@ -310,6 +310,66 @@ def test_cache_status_on_every_response(env):
           dict(responses)["request no-cache"].header("Cache-Status"))
 
 
+def post_script(target, hdrs, size=50):
+    """An X-Origin-Script field: the origin answers the POST with hdrs."""
+    return [("X-Origin-Script", qs(size=size, hdr=list(hdrs)))]
+
+
+# RFC 9110 §9.3.3: a POST response with explicit freshness and a
+# Content-Location equal to the POST's URI is the answer to a GET of that
+# URI: freshd stores it, and the next GET is a hit the origin never sees.
+def test_post_response_reused_for_get(env):
+    mark = unique("post")
+    target = "/post/%s?%s" % (mark, qs(m=mark, size=50))
+    with env.client() as c:
+        r = c.roundtrip("POST", target, post_script(target, [
+            "Cache-Control: max-age=60", "Content-Location: " + target]), body=b"form=1")
+        check(r.status == 200 and r.body == pattern(50), "POST: %r" % r)
+        cs = r.cache_status()
+        check(cs is not None and cs.get("fwd") == "method" and "stored" in cs,
+              "POST Cache-Status %r, expected fwd=method; stored" % r.header("Cache-Status"))
+    hit = H.wait_cached(env.freshd.port, target)
+    check(hit is not None and hit.body == pattern(50),
+          "the POST response was not stored for GETs of %s: %r" % (target, hit))
+    r = H.get(env.freshd.port, target)
+    check(r.status == 200 and r.body == pattern(50) and "hit" in r.cache_status(),
+          "GET after the POST: %r, Cache-Status %r" % (r, r.header("Cache-Status")))
+    got = [e["method"] for e in env.origin.log_for(mark)]
+    check(got == ["POST"], "origin saw %r, expected the POST only" % got)
+
+
+# The same rule's conditions: a Content-Location naming another URI, no
+# explicit freshness (even with one heuristically usable validator), a
+# status other than 200/203, no-store, or Vary: the response is not stored
+# and the GET goes to the origin.
+def test_post_response_not_reused(env):
+    cases = [
+        ("other location", 200, lambda t: ["Cache-Control: max-age=60",
+                                           "Content-Location: /elsewhere"]),
+        ("no freshness", 200, lambda t: ["Content-Location: " + t,
+                                         "Last-Modified: Mon, 01 Jan 2024 00:00:00 GMT"]),
+        ("201", 201, lambda t: ["Cache-Control: max-age=60", "Content-Location: " + t]),
+        ("no-store", 200, lambda t: ["Cache-Control: max-age=60, no-store",
+                                     "Content-Location: " + t]),
+        ("vary", 200, lambda t: ["Cache-Control: max-age=60", "Content-Location: " + t,
+                                 "Vary: Accept"]),
+    ]
+    for name, status, hdrs in cases:
+        mark = unique("postno")
+        target = "/post/%s?%s" % (mark, qs(m=mark, size=50))
+        with env.client() as c:
+            script = [("X-Origin-Script", qs(size=50, status=status, hdr=hdrs(target)))]
+            r = c.roundtrip("POST", target, script, body=b"form=1")
+            check(r.status == status, "%s: POST %r" % (name, r))
+        time.sleep(0.2)
+        r = H.get(env.freshd.port, target)
+        check(r.status == 200 and "hit" not in r.cache_status(),
+              "%s: GET after the POST was a hit: Cache-Status %r" %
+              (name, r.header("Cache-Status")))
+        got = [e["method"] for e in env.origin.log_for(mark)]
+        check(got == ["POST", "GET"], "%s: origin saw %r, expected POST, GET" % (name, got))
+
+
 # The access log's last field is the cache status of the request.
 def test_access_log_cache_status(env):
     mark = unique("alog")

@@ -303,6 +303,81 @@ START_TEST(test_storable)
 }
 END_TEST
 
+/* ---- POST responses reused for GET (RFC 9110 §9.3.3) ---- */
+
+/* The target key of make_req's requests. */
+#define POST_KEY	"http://example.com/"
+
+static const struct storable_case post_cases[] = {
+	{ "9110 9.3.3 explicit freshness and Content-Location of the URI", NULL,
+	  "POST", NULL, 200, "Cache-Control: max-age=60\nContent-Location: /", true,
+	  NULL },
+	{ "9110 9.3.3 absolute Content-Location of the URI", NULL, "POST", NULL, 200,
+	  "Cache-Control: max-age=60\nContent-Location: http://example.com/", true,
+	  NULL },
+	{ "9110 9.3.3 Expires counts as explicit freshness", NULL, "POST", NULL, 203,
+	  "Expires: {T+60}\nContent-Location: /", true, NULL },
+	{ "9110 9.3.3 s-maxage counts in a shared cache", NULL, "POST", NULL, 200,
+	  "Cache-Control: s-maxage=60\nContent-Location: /", true, NULL },
+	{ "9110 9.3.3 another URI in Content-Location", NULL, "POST", NULL, 200,
+	  "Cache-Control: max-age=60\nContent-Location: /other", false,
+	  "content-location" },
+	{ "9110 9.3.3 another origin in Content-Location", NULL, "POST", NULL, 200,
+	  "Cache-Control: max-age=60\nContent-Location: http://evil.example/",
+	  false, "content-location" },
+	{ "9110 9.3.3 no Content-Location", NULL, "POST", NULL, 200,
+	  "Cache-Control: max-age=60", false, "content-location" },
+	{ "9110 9.3.3 two Content-Location fields", NULL, "POST", NULL, 200,
+	  "Cache-Control: max-age=60\nContent-Location: /\nContent-Location: /",
+	  false, "content-location" },
+	{ "9110 9.3.3 heuristic freshness is not enough", NULL, "POST", NULL, 200,
+	  "Last-Modified: {T-3600}\nContent-Location: /", false,
+	  "no explicit freshness" },
+	{ "9110 9.3.3 public alone is not explicit freshness", NULL, "POST", NULL,
+	  200, "Cache-Control: public\nContent-Location: /", false,
+	  "no explicit freshness" },
+	{ "9110 9.3.3 201 is not reused", NULL, "POST", NULL, 201,
+	  "Cache-Control: max-age=60\nContent-Location: /", false, "status" },
+	{ "9110 9.3.3 Vary is not handled for POST", NULL, "POST", NULL, 200,
+	  "Cache-Control: max-age=60\nContent-Location: /\nVary: Accept", false,
+	  "vary" },
+	{ "9111 5.2.2.5 no-store still applies", NULL, "POST", NULL, 200,
+	  "Cache-Control: max-age=60, no-store\nContent-Location: /", false,
+	  "no-store" },
+	{ "9111 5.2.2.7 private still applies", NULL, "POST", NULL, 200,
+	  "Cache-Control: max-age=60, private\nContent-Location: /", false,
+	  "private" },
+	{ "9111 3.5 Authorization still applies", NULL, "POST",
+	  "Authorization: Basic dTpw", 200,
+	  "Cache-Control: max-age=60\nContent-Location: /", false, "authorization" },
+	{ "9110 9.3.3 only POST", NULL, "PUT", NULL, 200,
+	  "Cache-Control: max-age=60\nContent-Location: /", false, "method" },
+};
+
+START_TEST(test_post_reusable)
+{
+	const struct storable_case *c = &post_cases[_i];
+	struct policy_config cfg;
+	struct http_request req;
+	struct fields resp;
+	const char *why = "unset";
+	bool got;
+
+	make_cfg(&cfg, c->cfg);
+	make_req(&req, c->method, c->req);
+	parse_fields(&resp, c->resp);
+	got = policy_post_reusable(&cfg, &req, POST_KEY, c->status, &resp, &why);
+	ck_assert_msg(got == c->want, "%s: reusable %d", c->name, got);
+	if (c->want)
+		ck_assert_msg(why == NULL, "%s: why %s", c->name, why);
+	else
+		ck_assert_msg(why != NULL && strcmp(why, c->why) == 0,
+		    "%s: why %s", c->name, why ? why : "(null)");
+	fields_free(&resp);
+	fields_free(&req.fields);
+}
+END_TEST
+
 /* ---- freshness lifetime (RFC 9111 §4.2.1, §4.2.2) ---- */
 
 struct lifetime_case {
@@ -1475,6 +1550,7 @@ policy_suite(void)
 	} while (0)
 
 	LOOP("storable", test_storable, storable_cases);
+	LOOP("post reusable", test_post_reusable, post_cases);
 	LOOP("lifetime", test_lifetime, lifetime_cases);
 	LOOP("age", test_age, age_cases);
 	LOOP("decide", test_decide, decide_cases);
