@@ -83,6 +83,8 @@ cache_open(const struct config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "unknown eviction policy \"%s\"", c->cache_eviction);
 		return -1;
 	}
+	/* Variants are selected by the keys' own rules (Accept-Language). */
+	opt.sk_match = cache_key_vary_match;
 	the_cache.store = store_open(c->cache_dir, c->cache_size, &opt, serr, sizeof(serr));
 	if (the_cache.store == NULL) {
 		snprintf(err, errlen, "cannot open the cache store in %s: %s", c->cache_dir, serr);

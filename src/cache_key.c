@@ -962,3 +962,131 @@ cache_key_vary(const struct cache_key_config *cfg, const char *names,
 	}
 	return b.p;
 }
+
+#define LANG_LINE	"accept-language"
+#define LANG_MARK	'\x7f'
+
+/* The single language tag of Content-Language, or false. */
+static bool
+content_language(const struct fields *resp, const char **tag, size_t *len)
+{
+	const struct field *f = fields_get(resp, "Content-Language");
+	const char *pos, *end, *tok, *more;
+	size_t n, more_len;
+
+	if (f == NULL || fields_count(resp, "Content-Language") != 1)
+		return false;
+	pos = f->value;
+	end = f->value + f->value_len;
+	if (!list_next(&pos, end, &tok, &n) || list_next(&pos, end, &more, &more_len))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)tok[i]) && tok[i] != '-')
+			return false;
+	*tag = tok;
+	*len = n;
+	return true;
+}
+
+char *
+cache_key_vary_stored(const struct cache_key_config *cfg, const char *names,
+    const struct fields *req, const struct fields *resp)
+{
+	char *sk = cache_key_vary(cfg, names, req), *line, *nl = NULL, *out;
+	const char *tag;
+	size_t len, at;
+
+	if (sk == NULL || !content_language(resp, &tag, &len))
+		return sk;
+	/* The accept-language line: at the start or after a newline. */
+	for (line = sk; line != NULL && *line != '\0'; line = nl != NULL ? nl + 1 : NULL) {
+		nl = strchr(line, '\n');
+		if (strncmp(line, LANG_LINE, sizeof(LANG_LINE) - 1) == 0 &&
+		    (line[sizeof(LANG_LINE) - 1] == '=' || line[sizeof(LANG_LINE) - 1] == '\n'))
+			break;
+	}
+	if (line == NULL || *line == '\0' || nl == NULL)
+		return sk;
+	at = (size_t)(nl - sk);
+	out = xmalloc(strlen(sk) + len + 2);
+	memcpy(out, sk, at);
+	out[at] = LANG_MARK;
+	for (size_t i = 0; i < len; i++)
+		out[at + 1 + i] = lower(tag[i]);
+	strcpy(out + at + 1 + len, sk + at);
+	free(sk);
+	return out;
+}
+
+/* One member of an accept-language line: tag[;q=w]; returns what follows. */
+static const char *
+lang_member(const char *v, const char *end, const char **tag, size_t *tlen,
+    const char **w, size_t *wlen)
+{
+	const char *comma = memchr(v, ',', (size_t)(end - v));
+	const char *stop = comma != NULL ? comma : end;
+	const char *semi = memchr(v, ';', (size_t)(stop - v));
+
+	*tag = v;
+	*tlen = (size_t)((semi != NULL ? semi : stop) - v);
+	*w = semi != NULL ? semi : stop;
+	*wlen = (size_t)(stop - *w);
+	return comma != NULL ? comma + 1 : NULL;
+}
+
+/*
+ * The tag an accept-language line (as add_accept_language writes it:
+ * sorted by weight, weights other than 1 written out) prefers most, when
+ * exactly one tag has the highest weight; false otherwise.
+ */
+static bool
+preferred_language(const char *v, size_t n, const char **tag, size_t *len)
+{
+	const char *end = v + n, *next, *w, *tag2, *w2;
+	size_t wlen, tlen2, wlen2;
+
+	next = lang_member(v, end, tag, len, &w, &wlen);
+	if (*len == 0 || (*len == 1 && **tag == '*'))
+		return false;
+	if (next == NULL)
+		return true;
+	(void)lang_member(next, end, &tag2, &tlen2, &w2, &wlen2);
+	/* The same weight second is a tie: no single preference. */
+	return !(wlen == wlen2 && memcmp(w, w2, wlen) == 0);
+}
+
+int
+cache_key_vary_match(const char *stored, size_t stored_len, const char *req,
+    size_t req_len)
+{
+	const char *s = stored, *se = stored + stored_len, *r = req, *re = req + req_len;
+	int score = 2;
+
+	while (s < se && r < re) {
+		const char *snl = memchr(s, '\n', (size_t)(se - s));
+		const char *rnl = memchr(r, '\n', (size_t)(re - r));
+		const char *mark, *tag;
+		size_t sl, rl, plen, tlen;
+
+		if (snl == NULL || rnl == NULL)
+			return 0;
+		sl = (size_t)(snl - s);
+		rl = (size_t)(rnl - r);
+		mark = memchr(s, LANG_MARK, sl);
+		plen = mark != NULL ? (size_t)(mark - s) : sl;
+		if (plen == rl && memcmp(s, r, rl) == 0) {
+			/* The same selecting field values. */
+		} else if (mark != NULL && rl >= sizeof(LANG_LINE) &&
+		    memcmp(r, LANG_LINE "=", sizeof(LANG_LINE)) == 0 &&
+		    preferred_language(r + sizeof(LANG_LINE), rl - sizeof(LANG_LINE),
+		    &tag, &tlen) &&
+		    tlen == sl - plen - 1 && memcmp(tag, mark + 1, tlen) == 0) {
+			score = 1;
+		} else {
+			return 0;
+		}
+		s = snl + 1;
+		r = rnl + 1;
+	}
+	return s == se && r == re ? score : 0;
+}

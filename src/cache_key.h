@@ -108,4 +108,28 @@ void cache_key_config_default(struct cache_key_config *c);
 char *cache_key_vary(const struct cache_key_config *cfg, const char *names,
     const struct fields *req);
 
+/*
+ * The secondary key a response is stored under: cache_key_vary of the
+ * request that fetched it, plus, when the response varies on
+ * Accept-Language and names exactly one language in Content-Language, that
+ * language appended to the accept-language line after a DEL byte (which no
+ * field value can hold). cache_key_vary_match uses it to select the stored
+ * variant for requests that list their languages differently (RFC 9111
+ * §4.1 lets a cache normalise by the field's semantics). Returns an
+ * xmalloc'd key, or NULL when names contains "*".
+ */
+char *cache_key_vary_stored(const struct cache_key_config *cfg, const char *names,
+    const struct fields *req, const struct fields *resp);
+
+/*
+ * Whether the stored secondary key stored (from cache_key_vary_stored)
+ * selects the variant for a request whose cache_key_vary is req: 2 when the
+ * request's selecting fields match those of the stored request, 1 when they
+ * match except Accept-Language and the stored response's language is the
+ * one the request prefers most (the single tag of highest weight, RFC 9110
+ * §12.5.4: the origin, which has that language, would choose it), else 0.
+ */
+int cache_key_vary_match(const char *stored, size_t stored_len, const char *req,
+    size_t req_len);
+
 #endif

@@ -229,7 +229,8 @@ same_variant(const struct inflight *inf, const struct fields *req_fields)
 	if (cache == NULL || inf->owner_skey == NULL)
 		return false;
 	sk = cache_key_vary(&cache->keys, inf->vary_names, req_fields);
-	same = sk != NULL && strcmp(sk, inf->owner_skey) == 0;
+	same = sk != NULL && cache_key_vary_match(inf->owner_skey, strlen(inf->owner_skey),
+	    sk, strlen(sk)) > 0;
 	free(sk);
 	return same;
 }
@@ -607,7 +608,8 @@ on_head(void *arg, struct http_response *resp)
 		    &resp->fields, &why);
 		vk = cache_key_vary_names(&resp->fields, &names);
 		if (storable && vk == CACHE_KEY_VARY_LIST)
-			oskey = cache_key_vary(&cache->keys, names, &inf->req_fields);
+			oskey = cache_key_vary_stored(&cache->keys, names, &inf->req_fields,
+			    &resp->fields);
 		if (storable) {
 			policy_store_fields(&cache->policy, &resp->fields, now, &stored);
 			inf->store_block = fields_to_block(&stored, &inf->store_block_len);

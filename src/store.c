@@ -419,6 +419,7 @@ configure(struct store *s, uint64_t bound, const struct store_options *o,
 	}
 	*slack = o->map_slack ? o->map_slack : bound / 8 + 4 * s->batch_max + 2 * MIB;
 	s->hash_override = o->hash_override;
+	s->sk_match = o->sk_match;
 	s->nosync = o->nosync;
 	return 0;
 }
@@ -611,9 +612,10 @@ find(struct store *s, MDB_txn *txn, const char *pk, size_t pk_len,
 	MDB_val k = { sizeof(kb), kb }, v;
 	struct store_varrec vr;
 	struct store_objrec r;
+	const struct store_varent *pick = NULL;
 	char *sk = NULL;
 	size_t sk_len = 0;
-	int ret, rc;
+	int ret, rc, best = 0;
 
 	store_put64(kb, store_pk_hash(s, pk, pk_len));
 	if ((rc = mdb_get(txn, s->dbi_variants, &k, &v)) != 0)
@@ -623,10 +625,18 @@ find(struct store *s, MDB_txn *txn, const char *pk, size_t pk_len,
 	ret = STORE_ENOTFOUND;
 	if (vr.vary_len > 0 && (sk_cb == NULL || sk_cb(arg, vr.vary, vr.vary_len, &sk, &sk_len) != 0))
 		goto out;
-	for (size_t i = 0; i < vr.n; i++) {
-		if (!bytes_eq(vr.v[i].sk, vr.v[i].sk_len, sk, sk_len))
-			continue;
-		store_put64(kb, vr.v[i].id);
+	for (size_t i = 0; i < vr.n && best < 2; i++) {
+		int m = s->sk_match != NULL ?
+		    s->sk_match(vr.v[i].sk, vr.v[i].sk_len, sk, sk_len) :
+		    bytes_eq(vr.v[i].sk, vr.v[i].sk_len, sk, sk_len) ? 2 : 0;
+
+		if (m > best) {
+			best = m;
+			pick = &vr.v[i];
+		}
+	}
+	if (pick != NULL) {
+		store_put64(kb, pick->id);
 		if ((rc = mdb_get(txn, s->dbi_objects, &k, &v)) != 0) {
 			ret = store_map_err(rc);
 			goto out;
@@ -634,11 +644,10 @@ find(struct store *s, MDB_txn *txn, const char *pk, size_t pk_len,
 		/* The URL comparison makes a hash collision a miss. */
 		if (store_objrec_decode(v.mv_data, v.mv_size, &r) == 0
 		    && bytes_eq(r.pk, r.pk_len, pk, pk_len)
-		    && bytes_eq(r.sk, r.sk_len, sk, sk_len)) {
-			copy_out(o, vr.v[i].id, &r, &vr);
+		    && bytes_eq(r.sk, r.sk_len, pick->sk, pick->sk_len)) {
+			copy_out(o, pick->id, &r, &vr);
 			ret = 0;
 		}
-		break;
 	}
 out:
 	free(sk);

@@ -50,6 +50,14 @@ struct store_options {
 	unsigned	max_readers;	/* LMDB reader slots; default 126 */
 	enum store_evict_policy policy;	/* default: STORE_EVICT_DEFAULT (SIEVE) */
 	bool		nosync;		/* MDB_NOSYNC: no fsync at all (tests, benchmarks) */
+	/*
+	 * How a stored secondary key selects for a request's (the store only
+	 * compares them): 2 an exact match, 1 a looser one, 0 none; a lookup
+	 * takes the first exact match, else the first looser one. NULL:
+	 * byte equality.
+	 */
+	int		(*sk_match)(const char *stored, size_t stored_len,
+	    const char *req, size_t req_len);
 	/* Test hook: replaces the keyed hash of primary keys (to force collisions). */
 	uint64_t	(*hash_override)(const void *key, size_t len);
 };

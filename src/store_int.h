@@ -234,6 +234,8 @@ struct store {
 	size_t			nodemax;	/* largest node kept inside a leaf page */
 	uint8_t			hash_key[16];
 	uint64_t		(*hash_override)(const void *key, size_t len);
+	int			(*sk_match)(const char *stored, size_t stored_len,
+	    const char *req, size_t req_len);
 	bool			open_clean;	/* closed cleanly: the check was skipped */
 
 	/* read transactions, reset and ready for renewal */

@@ -130,5 +130,36 @@ def test_concurrent_variants_not_mixed(env):
           "(expected 2 to 4: one per variant, released waiters each on their own)" % n)
 
 
+# RFC 9111 §4.1 (normalising by the field's semantics) and RFC 9110
+# §12.5.4: a variant stored with Vary: Accept-Language and Content-Language:
+# de serves a later request whose most preferred language is de, however it
+# lists the others; a request that prefers another language, or none above
+# the rest, goes to the origin.
+def test_variant_selected_by_content_language(env):
+    mark = unique("lang")
+    target = "/v?" + qs(echo=1, m=mark, hdr=["Cache-Control: max-age=300",
+                                             "Vary: Accept-Language",
+                                             "Content-Language: de"])
+    r = H.get(env.freshd.port, target, [("Accept-Language", "en, de")])
+    check(r.status == 200, "fill: %r" % r)
+    check(H.wait_cached(env.freshd.port, target, [("Accept-Language", "en, de")])
+          is not None, "the de variant was not stored")
+    stored = r.body
+    for al, hit in [("fr;q=0.5, de;q=1.0", True), ("de", True), ("de-AT;q=0.1, de", True),
+                    ("en;q=0.9, de;q=0.8", False), ("de, fr", False), ("*", False)]:
+        before = len(env.origin.log_for(mark))
+        r = H.get(env.freshd.port, target, [("Accept-Language", al)])
+        check(r.status == 200, "%s: %r" % (al, r))
+        got_hit = "hit" in (r.cache_status() or {})
+        check(got_hit == hit, "Accept-Language %r: Cache-Status %r, expected %s" %
+              (al, r.header("Cache-Status"), "a hit" if hit else "a miss"))
+        if hit:
+            check(r.body == stored and len(env.origin.log_for(mark)) == before,
+                  "Accept-Language %r: not the stored de variant" % al)
+        else:
+            check(echoed(r, "Accept-Language") == [al],
+                  "Accept-Language %r: origin got %r" % (al, echoed(r, "Accept-Language")))
+
+
 if __name__ == "__main__":
     H.run(globals(), lambda: H.Env("c_vary"))

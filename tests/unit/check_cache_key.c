@@ -415,6 +415,122 @@ START_TEST(test_vary)
 }
 END_TEST
 
+/*
+ * Selecting a stored variant by its Content-Language (RFC 9111 §4.1
+ * normalisation, RFC 9110 §12.5.4 weights): the stored key, then which
+ * requests it serves.
+ */
+struct lang_case {
+	const char	*name;
+	const char	*names;		/* the stored Vary names */
+	const char	*stored_req;	/* the request that fetched it */
+	const char	*resp;		/* the response's fields */
+	const char	*req;		/* a later request */
+	int		want;		/* cache_key_vary_match */
+};
+
+static const struct lang_case lang_cases[] = {
+	{ "9111 4.1 the same request matches exactly", "accept-language",
+	  "Accept-Language: en, de", "Content-Language: de",
+	  "Accept-Language: de, en", 2 },
+	{ "9110 12.5.4 the stored language is the one preferred most",
+	  "accept-language", "Accept-Language: en, de", "Content-Language: de",
+	  "Accept-Language: fr;q=0.5, de;q=1.0", 1 },
+	{ "9110 12.5.4 language tags are case-insensitive", "accept-language",
+	  "Accept-Language: en, de", "Content-Language: DE",
+	  "Accept-Language: De", 1 },
+	{ "9110 12.5.4 another language preferred most does not match",
+	  "accept-language", "Accept-Language: en, de", "Content-Language: de",
+	  "Accept-Language: en;q=0.9, de;q=0.8", 0 },
+	{ "9110 12.5.4 a tie at the top is no single preference",
+	  "accept-language", "Accept-Language: en, de", "Content-Language: de",
+	  "Accept-Language: de, fr", 0 },
+	{ "9110 12.5.4 a tie below the top does not matter", "accept-language",
+	  "Accept-Language: en, de", "Content-Language: de",
+	  "Accept-Language: de, fr;q=0.5, it;q=0.5", 1 },
+	{ "9110 12.5.4 * is no language", "accept-language",
+	  "Accept-Language: en, de", "Content-Language: de",
+	  "Accept-Language: *", 0 },
+	{ "9111 4.1 no Accept-Language does not match by language",
+	  "accept-language", "Accept-Language: en, de", "Content-Language: de",
+	  NULL, 0 },
+	{ "9111 4.1 several Content-Language tags: exact matches only",
+	  "accept-language", "Accept-Language: en, de",
+	  "Content-Language: de, en", "Accept-Language: de", 0 },
+	{ "9111 4.1 without Content-Language: exact matches only",
+	  "accept-language", "Accept-Language: en, de", NULL,
+	  "Accept-Language: de", 0 },
+	{ "9111 4.1 the other selecting fields must still match",
+	  "accept-encoding,accept-language",
+	  "Accept-Language: en, de\nAccept-Encoding: gzip", "Content-Language: de",
+	  "Accept-Language: de\nAccept-Encoding: br", 0 },
+	{ "9111 4.1 with the other fields equal, the language selects",
+	  "accept-encoding,accept-language",
+	  "Accept-Language: en, de\nAccept-Encoding: gzip", "Content-Language: de",
+	  "Accept-Language: de\nAccept-Encoding: gzip", 1 },
+	{ "9111 4.1 a stored request without Accept-Language",
+	  "accept-language", NULL, "Content-Language: de",
+	  "Accept-Language: de;q=0.9, en;q=0.1", 1 },
+};
+
+START_TEST(test_rfc9111_4_1_language_selects)
+{
+	const struct lang_case *c = &lang_cases[_i];
+	struct cache_key_config cfg;
+	struct fields sreq, resp, req;
+	char *stored, *got;
+	int m;
+
+	cache_key_config_default(&cfg);
+	parse_fields(&sreq, c->stored_req);
+	parse_fields(&resp, c->resp);
+	parse_fields(&req, c->req);
+	stored = cache_key_vary_stored(&cfg, c->names, &sreq, &resp);
+	got = cache_key_vary(&cfg, c->names, &req);
+	ck_assert_ptr_nonnull(stored);
+	ck_assert_ptr_nonnull(got);
+	m = cache_key_vary_match(stored, strlen(stored), got, strlen(got));
+	ck_assert_msg(m == c->want, "%s: stored [%s] request [%s]: %d", c->name, stored,
+	    got, m);
+	free(got);
+	/* The request that fetched it always matches exactly. */
+	got = cache_key_vary(&cfg, c->names, &sreq);
+	ck_assert_msg(cache_key_vary_match(stored, strlen(stored), got, strlen(got)) == 2,
+	    "%s: its own request [%s]", c->name, got);
+	free(stored);
+	free(got);
+	fields_free(&sreq);
+	fields_free(&resp);
+	fields_free(&req);
+}
+END_TEST
+
+/* The stored form: DEL and the lower-cased tag on the accept-language line. */
+START_TEST(test_vary_stored_form)
+{
+	struct cache_key_config cfg;
+	struct fields req, resp;
+	char *k;
+
+	cache_key_config_default(&cfg);
+	parse_fields(&req, "Accept-Language: en, DE\nAccept-Encoding: gzip");
+	parse_fields(&resp, "Content-Language: De-AT");
+	k = cache_key_vary_stored(&cfg, "accept-encoding,accept-language", &req, &resp);
+	ck_assert_str_eq(k, "accept-encoding=gzip,identity\naccept-language=de,en\x7f" "de-at\n");
+	free(k);
+	fields_free(&resp);
+	parse_fields(&resp, "Content-Language: de");
+	k = cache_key_vary_stored(&cfg, "accept-encoding", &req, &resp);
+	ck_assert_str_eq(k, "accept-encoding=gzip,identity\n");
+	free(k);
+	fields_free(&req);
+	fields_free(&resp);
+	/* Bytes no field value holds: malformed keys never match. */
+	ck_assert_int_eq(cache_key_vary_match("a=1\n", 4, "a=1", 3), 0);
+	ck_assert_int_eq(cache_key_vary_match("a=1\nb\n", 6, "a=1\n", 4), 0);
+}
+END_TEST
+
 START_TEST(test_config_default_empty)
 {
 	struct cache_key_config cfg;
@@ -445,6 +561,9 @@ cache_key_suite(void)
 	tc = tcase_create("vary");
 	tcase_add_loop_test(tc, test_vary_names, 0, (int)ARRAY_LEN(names_cases));
 	tcase_add_loop_test(tc, test_vary, 0, (int)ARRAY_LEN(vary_cases));
+	tcase_add_loop_test(tc, test_rfc9111_4_1_language_selects, 0,
+	    (int)ARRAY_LEN(lang_cases));
+	tcase_add_test(tc, test_vary_stored_form);
 	tcase_add_test(tc, test_config_default_empty);
 	suite_add_tcase(s, tc);
 	return s;
