@@ -50,6 +50,8 @@
 #define REQ_MAGIC	0x52455131u
 #define TAKE_MAX	(256u * 1024u)
 #define HOT_COPY_MAX	(4u * 1024u)	/* hot bodies up to this are copied, not referenced */
+#define RELOOKUP_TRIES	3		/* lookups repeated when a hit's object vanishes */
+#define RELOOKUP_US	2000
 
 enum req_step {
 	REQ_ROUTE = 0,
@@ -107,6 +109,8 @@ struct req {
 	bool			have_obj;
 	struct store_object	obj;
 	bool			pinned;		/* store_pin(obj.id) held while its body is sent */
+	unsigned		relookups;	/* lookups repeated after a refused pin */
+	struct event		*relookup_ev;
 	struct fields		obj_fields;
 	bool			vary_checked;	/* stored variants had Vary */
 	struct policy_config	pcfg;		/* the cache's policy with the site's settings */
@@ -137,6 +141,7 @@ static void on_end(void *arg, enum fetch_end how);
 static void on_error(void *arg, int status, const char *why);
 static void on_body_drained(void *arg);
 static void wait_progress(struct req *r);
+static void do_lookup(struct req *r);
 static void start_pass(struct req *r);
 
 static const struct fetch_sink pass_sink = {
@@ -208,6 +213,8 @@ req_free(struct req *r)
 	free(r->post_block);
 	if (r->wake_ev != NULL)
 		event_free(r->wake_ev);
+	if (r->relookup_ev != NULL)
+		event_free(r->relookup_ev);
 	if (r->have_ih)
 		inflight_head_free(&r->ih);
 	/* The response ended, or was cut short: the body may go now. */
@@ -697,6 +704,26 @@ serve_hot(struct req *r)
 	return true;
 }
 
+/* Looks the request up again, from scratch (see serve_stored). */
+static void
+relookup_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct req *r = arg;
+
+	CHECK_OBJ(r, REQ_MAGIC);
+	if (r->have_obj) {
+		store_object_free(&r->obj);
+		r->have_obj = false;
+	}
+	fields_free(&r->obj_fields);
+	fields_init(&r->obj_fields);
+	free(r->pkey);
+	r->pkey = NULL;
+	r->vary_checked = false;
+	r->cs = (struct policy_cache_status){ 0 };
+	do_lookup(r);
+}
+
 /*
  * Serves the stored object (r->obj with r->obj_fields, possibly just
  * freshened by a 304): 304 to a matching conditional request, 206/416 for a
@@ -753,6 +780,21 @@ serve_stored(struct req *r)
 
 		if (store_pin(cache_get()->store, r->obj.id)) {
 			r->pinned = true;
+		} else if (r->relookups < RELOOKUP_TRIES && !r->waiting && !r->revalidating) {
+			/*
+			 * Most often the object is being replaced (a refresh
+			 * just finished) and its successor commits within
+			 * milliseconds: look again then rather than go to the
+			 * origin once more.
+			 */
+			struct timeval tv = { 0, RELOOKUP_US };
+
+			r->relookups++;
+			if (r->relookup_ev == NULL)
+				r->relookup_ev = evtimer_new(r->client->worker->base, relookup_cb, r);
+			AN(r->relookup_ev);
+			AZ(evtimer_add(r->relookup_ev, &tv));
+			return;
 		} else {
 			r->cache_status = "MISS";
 			r->cs = (struct policy_cache_status){ .fwd = POLICY_FWD_MISS,
