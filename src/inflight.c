@@ -657,11 +657,37 @@ on_head(void *arg, struct http_response *resp)
 		log_debug("not storing %s: %s", inf->pkey, why);
 }
 
+/*
+ * Says why a response that was being stored is not: too large is routine
+ * (info); a full write queue means the disk cannot keep up with the misses,
+ * which an operator must hear of, at most once a second, with the count.
+ */
+static void
+note_not_stored(const char *pkey, int rc)
+{
+	static atomic_uint_fast64_t dropped;
+	static _Atomic time_t last;
+	time_t now = time(NULL), was = atomic_load(&last);
+	uint64_t n;
+
+	if (rc == STORE_ENOSPC) {
+		log_info("not storing %s: larger than the largest object the store takes", pkey);
+		return;
+	}
+	n = atomic_fetch_add(&dropped, 1) + 1;
+	if (now != was && atomic_compare_exchange_strong(&last, &was, now)) {
+		atomic_fetch_sub(&dropped, n);
+		log_warn("store write queue full: %llu response(s) served without being "
+		    "stored (the last %s)", (unsigned long long)n, pkey);
+	}
+}
+
 static void
 on_body(void *arg, struct evbuffer *src, size_t n)
 {
 	struct inflight *inf = arg;
 	struct block b;
+	int rc;
 
 	CHECK_OBJ(inf, INFLIGHT_MAGIC);
 	if (n == 0)
@@ -669,8 +695,9 @@ on_body(void *arg, struct evbuffer *src, size_t n)
 	b.mem = block_mem_new(n);
 	b.len = n;
 	evbuffer_remove(src, b.mem->data, n);
-	if (inf->sw != NULL && store_write_append(inf->sw, b.mem->data, n) != 0) {
+	if (inf->sw != NULL && (rc = store_write_append(inf->sw, b.mem->data, n)) != 0) {
 		/* The store cannot take it now: serve without storing. */
+		note_not_stored(inf->pkey, rc);
 		store_write_abort(inf->sw);
 		inf->sw = NULL;
 	}
