@@ -49,7 +49,7 @@
 
 #define REQ_MAGIC	0x52455131u
 #define TAKE_MAX	(256u * 1024u)
-#define HOT_COPY_MAX	(4u * 1024u)	/* hot bodies up to this are copied, not referenced */
+#define HOT_COPY_MAX	(32u * 1024u)	/* hot bodies up to this are copied, not referenced */
 #define RELOOKUP_TRIES	3		/* lookups repeated when a hit's object vanishes */
 #define RELOOKUP_US	2000
 
