@@ -91,41 +91,27 @@ def test_expect_100_continue(env):
 # (VmRSS growth stays under 64 MiB).
 def test_1gib_slow_reader_bounded_memory(env):
     size = 1 << 30
-    base = env.freshd.rss_kib()
-    samples = [base]
-    done = threading.Event()
-
-    def sample():
-        while not done.is_set():
-            samples.append(env.freshd.rss_kib())
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
     t0 = time.monotonic()
-    try:
-        with env.client(timeout=60) as c:
-            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-            c.request("GET", "/huge?" + qs(size=size, u=unique(),
-                                           hdr="Cache-Control: no-store"))
-            r = c.read_head()
-            check(r.status == 200, "status %d" % r.status)
-            got = 0
-            slow_until = time.monotonic() + 3
-            for piece in c.body_pieces(r, 65536):
-                check(piece == pattern(len(piece), got), "body differs at offset %d" % got)
-                got += len(piece)
-                if time.monotonic() >= slow_until:
-                    break
-                time.sleep(0.01)
-            slow_bytes = got
-            for piece in c.body_pieces(r, 1 << 20):
-                check(piece == pattern(len(piece), got), "body differs at offset %d" % got)
-                got += len(piece)
-    finally:
-        done.set()
-        sampler.join()
+    with env.freshd.rss_sampled() as samples, env.client(timeout=60) as c:
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        c.request("GET", "/huge?" + qs(size=size, u=unique(),
+                                       hdr="Cache-Control: no-store"))
+        r = c.read_head()
+        check(r.status == 200, "status %d" % r.status)
+        got = 0
+        slow_until = time.monotonic() + 3
+        for piece in c.body_pieces(r, 65536):
+            check(piece == pattern(len(piece), got), "body differs at offset %d" % got)
+            got += len(piece)
+            if time.monotonic() >= slow_until:
+                break
+            time.sleep(0.01)
+        slow_bytes = got
+        for piece in c.body_pieces(r, 1 << 20):
+            check(piece == pattern(len(piece), got), "body differs at offset %d" % got)
+            got += len(piece)
     elapsed = time.monotonic() - t0
+    base = samples[0]
     peak = max(samples)
     H.info("freshd VmRSS: %d KiB before, %d KiB max during the 1 GiB slow read "
            "(growth %d KiB); %d MiB read slowly, %.1fs in all" %

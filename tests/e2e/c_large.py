@@ -108,24 +108,11 @@ def test_slow_hit_reader_bounded_memory(env):
     size = 24 * MiB
     target = big(mark, size)
     store(env, target)
-    base = env.freshd.rss_kib()
-    samples = [base]
-    done = threading.Event()
-
-    def sample():
-        while not done.is_set():
-            samples.append(env.freshd.rss_kib())
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
     errors = []
-    try:
+    with env.freshd.rss_sampled() as samples:
         read_hit(env, target, size, 3.0, errors)
-    finally:
-        done.set()
-        sampler.join()
     check(not errors, "; ".join(errors))
+    base = samples[0]
     peak = max(samples)
     H.info("freshd VmRSS %d KiB before, %d KiB max during a slow 24 MiB hit" % (base, peak))
     check(peak - base < 8 * 1024, "RSS grew by %d KiB during one slow hit" % (peak - base))

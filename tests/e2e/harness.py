@@ -23,6 +23,7 @@ Design decisions:
 """
 
 import atexit
+import contextlib
 import ctypes
 import hashlib
 import json
@@ -34,6 +35,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import urllib.parse
@@ -358,6 +360,26 @@ class Freshd:
         except OSError:
             pass
         return 0
+
+    @contextlib.contextmanager
+    def rss_sampled(self, interval=0.05):
+        """Samples rss_kib every interval while the with-block runs; yields
+        the list of samples (the first taken before the block starts)."""
+        samples = [self.rss_kib()]
+        done = threading.Event()
+
+        def sample():
+            while not done.is_set():
+                samples.append(self.rss_kib())
+                time.sleep(interval)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            yield samples
+        finally:
+            done.set()
+            sampler.join()
 
     def stderr_text(self):
         try:
