@@ -208,6 +208,7 @@ enter_head(struct client *c)
 {
 	c->state = CLIENT_HEAD;
 	c->head_timer = false;
+	c->output_wait = false;
 	c->response_done = false;
 	c->body_done = false;
 	c->body_paused = false;
@@ -234,6 +235,24 @@ enter_head(struct client *c)
 	}
 }
 
+/*
+ * Parses the next request, unless the responses queued are above the high
+ * mark: a client that pipelines requests without reading the answers would
+ * otherwise make freshd queue them without bound, since a response finished
+ * within its callback (a hit) is held back by nothing else. Reading resumes
+ * in writecb once the output is down to the low mark.
+ */
+static void
+next_request(struct client *c)
+{
+	if (pending_output(c) > CLIENT_HIGH_MARK) {
+		c->output_wait = true;
+		bufferevent_disable(c->bev, EV_READ);
+		return;
+	}
+	parse_head(c);
+}
+
 static void
 next_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -247,7 +266,7 @@ next_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	enter_head(c);
-	parse_head(c);
+	next_request(c);
 }
 
 static void
@@ -312,7 +331,7 @@ readcb(struct bufferevent *bev, void *arg)
 	CHECK_OBJ(c, CLIENT_MAGIC);
 	switch (c->state) {
 	case CLIENT_HEAD:
-		parse_head(c);
+		next_request(c);
 		break;
 	case CLIENT_REQUEST:
 		if (!c->body_done)
@@ -343,6 +362,12 @@ writecb(struct bufferevent *bev, void *arg)
 			linger(c);
 		break;
 	case CLIENT_HEAD:
+		if (c->output_wait && pending_output(c) <= CLIENT_LOW_MARK) {
+			c->output_wait = false;
+			bufferevent_enable(c->bev, EV_READ);
+			parse_head(c);
+		}
+		break;
 	case CLIENT_LINGER:
 		break;
 	}

@@ -68,6 +68,7 @@ struct client {
 	struct event		*flush_ev;	/* send what is staged in out */
 	struct evbuffer		*out;		/* staged response bytes (client.c) */
 	bool			out_pinned;	/* client_output_pin */
+	bool			output_wait;	/* HEAD: next request waits for the output to drain */
 	LIST_ENTRY(client)	link;
 };
 

@@ -789,6 +789,10 @@ serve_stored(struct req *r)
 			 */
 			struct timeval tv = { 0, RELOOKUP_US };
 
+			/* Nothing is sent meanwhile: a drained client must not
+			 * make req_client_drained send a body (no head yet). */
+			r->step = REQ_LOOKUP;
+			r->src = SRC_NONE;
 			r->relookups++;
 			if (r->relookup_ev == NULL)
 				r->relookup_ev = evtimer_new(r->client->worker->base, relookup_cb, r);

@@ -203,6 +203,10 @@ new_base(void)
 
 	AN(ec);
 	AZ(event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST));
+	/* A large hit to a fast reader reschedules itself in the same pass;
+	 * after this many callbacks the loop looks at the sockets again, so
+	 * one connection cannot starve the others. */
+	AZ(event_config_set_max_dispatch_interval(ec, NULL, 64, 0));
 	base = event_base_new_with_config(ec);
 	event_config_free(ec);
 	return base;

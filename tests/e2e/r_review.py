@@ -403,6 +403,37 @@ def test_dribbled_head_times_out(env):
         ls.close()
 
 
+# Review, session 2: hot-table hits finish within their callback, so a
+# client pipelining requests without reading the answers made freshd queue
+# responses without bound (1.66 GB in 8 s). The next request now waits while
+# the queued output is above the high mark.
+def test_pipelined_hits_without_reading_bounded_memory(env):
+    target = "/pipe?" + qs(size=32000, m=unique("pipe"), hdr="Cache-Control: max-age=600")
+    for _ in range(3):
+        r = H.get(env.freshd.port, target)
+        check(r.status == 200, "warming: %r" % r)
+    one = H.build_request("GET", target)
+    sent = 0
+    with env.freshd.rss_sampled() as samples:
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", env.freshd.port))
+        s.setblocking(False)
+        t0 = time.monotonic()
+        burst = one * 1000
+        while time.monotonic() - t0 < 3:
+            try:
+                sent += s.send(burst)
+            except BlockingIOError:
+                time.sleep(0.01)
+        s.close()
+    grew = max(samples) - samples[0]
+    H.info("%d pipelined requests sent unread; freshd RSS grew %d KiB" %
+           (sent // len(one), grew))
+    check(grew < 16 * 1024, "freshd RSS grew by %d KiB while a client pipelined %d "
+          "requests without reading" % (grew, sent // len(one)))
+
+
 def setup():
     return H.Env("r_review", backend={"first-byte-timeout": "1s"})
 
