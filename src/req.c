@@ -773,13 +773,19 @@ serve_stored(struct req *r)
 	 * client reads: pin the object (unpinned in req_free). One evicted or
 	 * invalidated since the lookup (or during a revalidation) has none to
 	 * send: the request goes to the origin instead, as a miss that is not
-	 * stored, or gets the 504 of only-if-cached (RFC 9111 §5.2.1.7).
+	 * stored, or gets the 504 of only-if-cached (RFC 9111 §5.2.1.7). When
+	 * slow readers already pin half the store, the body goes unpinned:
+	 * evicted meanwhile, it is cut short (the client can tell).
 	 */
 	if (r->hr.method != HTTP_M_HEAD && r->obj.body_len > 0) {
 		struct policy_request_cc rcc;
+		int pin = store_pin(cache_get()->store, r->obj.id, r->obj.body_len);
 
-		if (store_pin(cache_get()->store, r->obj.id)) {
+		if (pin == 0) {
 			r->pinned = true;
+		} else if (pin == STORE_EBUSY) {
+			log_info("%s: pinned objects fill half the store; sending "
+			    "object %llu unpinned", r->pkey, (unsigned long long)r->obj.id);
 		} else if (r->relookups < RELOOKUP_TRIES && !r->waiting && !r->revalidating) {
 			/*
 			 * Most often the object is being replaced (a refresh

@@ -187,11 +187,12 @@ pins_reserve(struct store *s)
 }
 
 static void
-pin_add(struct store *s, struct store_pin *p, uint64_t id, uint32_t refs,
-    enum store_pin_state state)
+pin_add(struct store *s, struct store_pin *p, uint64_t id, uint64_t bytes,
+    uint32_t refs, enum store_pin_state state)
 {
-	*p = (struct store_pin){ .id = id, .refs = refs, .state = state };
+	*p = (struct store_pin){ .id = id, .bytes = bytes, .refs = refs, .state = state };
 	s->npins++;
+	s->pinned_bytes += bytes;
 }
 
 /* Empties slot p, shifting back the entries that probed past it. ev_mtx held. */
@@ -200,6 +201,8 @@ pin_remove(struct store *s, struct store_pin *p)
 {
 	size_t mask = s->pins_cap - 1, i = (size_t)(p - s->pins), j = i;
 
+	ASSERT(s->pinned_bytes >= p->bytes);
+	s->pinned_bytes -= p->bytes;
 	for (;;) {
 		j = (j + 1) & mask;
 		if (s->pins[j].state == STORE_PIN_EMPTY)
@@ -215,12 +218,12 @@ pin_remove(struct store *s, struct store_pin *p)
 	s->npins--;
 }
 
-bool
-store_pin(struct store *s, uint64_t id)
+int
+store_pin(struct store *s, uint64_t id, uint64_t bytes)
 {
 	CHECK_OBJ(s, STORE_MAGIC);
 	struct store_pin *p;
-	bool ok = true;
+	int ret = 0;
 
 	AZ(pthread_mutex_lock(&s->ev_mtx));
 	pins_reserve(s);
@@ -229,13 +232,15 @@ store_pin(struct store *s, uint64_t id)
 		/* Held already: its chunks are kept, even if it is gone. */
 		ASSERT(p->refs < UINT32_MAX);
 		p->refs++;
-	} else if (p->state == STORE_PIN_EMPTY && store_evict_contains(s->ev, id)) {
-		pin_add(s, p, id, 1, STORE_PIN_HELD);
+	} else if (p->state != STORE_PIN_EMPTY || !store_evict_contains(s->ev, id)) {
+		ret = STORE_ENOTFOUND;	/* not stored, or its chunks are being deleted */
+	} else if (bytes > 0 && s->pinned_bytes + bytes > s->bound / 2) {
+		ret = STORE_EBUSY;
 	} else {
-		ok = false;	/* not stored, or its chunks are being deleted */
+		pin_add(s, p, id, bytes, 1, STORE_PIN_HELD);
 	}
 	AZ(pthread_mutex_unlock(&s->ev_mtx));
-	return ok;
+	return ret;
 }
 
 void
@@ -269,7 +274,7 @@ store_pin_deleting(struct store *s, uint64_t id)
 	/* Only a visible object can be pinned meanwhile (not a popped victim,
 	 * nor an invalidated one): only it needs the mark. */
 	if (p->state == STORE_PIN_EMPTY && store_evict_contains(s->ev, id))
-		pin_add(s, p, id, 0, STORE_PIN_DYING);
+		pin_add(s, p, id, 0, 0, STORE_PIN_DYING);
 	return false;
 }
 

@@ -181,19 +181,24 @@ uint32_t store_key_version(struct store *s, uint64_t hash);
 bool store_touch(struct store *s, uint64_t id);
 
 /*
- * Keeps the body of object id readable while it is sent, however long that
- * takes (Varnish's object reference, without an LMDB read transaction held
- * meanwhile). Returns true when the object is still stored, and pins it;
- * false (nothing pinned) when it was evicted, invalidated or replaced since
- * the lookup. A pinned object may still be evicted, invalidated or
- * replaced, and then lookups miss it at once, but its chunks stay readable
- * with store_read_chunk until the last store_unpin; the writer deletes them
- * then. They count toward the size bound until deleted (docs/store.md).
- * Pins may nest (one per reader); any thread; they live in memory only. Every
+ * Keeps the body of object id (bytes long) readable while it is sent,
+ * however long that takes (Varnish's object reference, without an LMDB read
+ * transaction held meanwhile). Returns 0 when the object is still stored,
+ * and pins it; STORE_ENOTFOUND (nothing pinned) when it was evicted,
+ * invalidated or replaced since the lookup; STORE_EBUSY when pinning a
+ * further object would take the bytes of pinned objects past half the
+ * bound (slow readers must not be able to hold the whole store, and half
+ * is room for the largest object: the caller then sends the body
+ * unpinned). A pinned object may still be
+ * evicted, invalidated or replaced, and then lookups miss it at once, but
+ * its chunks stay readable with store_read_chunk until the last
+ * store_unpin; the writer deletes them then. They count toward the size
+ * bound until deleted (docs/store.md). Pins may nest (one per reader; only
+ * the first counts its bytes); any thread; they live in memory only. Every
  * pin must be undone before store_close.
  */
-bool store_pin(struct store *s, uint64_t id);
-/* Undoes one store_pin(s, id) that returned true. */
+int store_pin(struct store *s, uint64_t id, uint64_t bytes);
+/* Undoes one store_pin(s, id, ...) that returned 0. */
 void store_unpin(struct store *s, uint64_t id);
 
 /*

@@ -190,6 +190,7 @@ enum store_pin_state {
 
 struct store_pin {
 	uint64_t		id;
+	uint64_t		bytes;		/* counted in pinned_bytes */
 	uint32_t		refs;
 	enum store_pin_state	state;
 };
@@ -250,6 +251,7 @@ struct store {
 	struct store_pin	*pins;
 	size_t			npins;
 	size_t			pins_cap;
+	uint64_t		pinned_bytes;	/* bytes of the objects pinned */
 
 	pthread_mutex_t		q_mtx;
 	pthread_cond_t		q_cond;		/* the writer waits for work */

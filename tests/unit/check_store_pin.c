@@ -185,14 +185,14 @@ START_TEST(pin_of_a_missing_object_is_refused)
 	struct store *s = open_store("missing", 2 * MIB, STORE_EVICT_DEFAULT);
 	uint64_t id;
 
-	ck_assert(!store_pin(s, 12345));
+	ck_assert_int_eq(store_pin(s, 12345, 0), STORE_ENOTFOUND);
 	put(s, "http://x/inv", 1, 100 * KIB);
 	id = id_of(s, "http://x/inv", NULL);
 	ck_assert_int_eq(store_invalidate(s, "http://x/inv", 12), 1);
 	/* Hidden at once (RFC 9111 §4.4): refused before the writer deleted it. */
-	ck_assert(!store_pin(s, id));
+	ck_assert_int_eq(store_pin(s, id, 0), STORE_ENOTFOUND);
 	store_sync(s);
-	ck_assert(!store_pin(s, id));
+	ck_assert_int_eq(store_pin(s, id, 0), STORE_ENOTFOUND);
 
 	put(s, "http://x/old", 2, 100 * KIB);
 	id = id_of(s, "http://x/old", NULL);
@@ -203,7 +203,41 @@ START_TEST(pin_of_a_missing_object_is_refused)
 		ck_assert(present(s, url));
 	}
 	ck_assert(!present(s, "http://x/old"));
-	ck_assert(!store_pin(s, id));
+	ck_assert_int_eq(store_pin(s, id, 0), STORE_ENOTFOUND);
+	ck_assert_uint_eq(npins(s), 0);
+	store_close(s);
+}
+END_TEST
+
+/*
+ * Slow readers must not be able to hold the whole store: a new object is
+ * not pinned past half the bound (STORE_EBUSY, the caller sends it
+ * unpinned), while an object pinned already takes more readers, and an
+ * unpin gives the room back.
+ */
+START_TEST(pins_stop_at_half_the_bound)
+{
+	const uint64_t bound = 4 * MIB;
+	struct store *s = open_store("budget", bound, STORE_EVICT_DEFAULT);
+	uint64_t a, b, c;
+
+	put(s, "http://x/a", 1, 1200 * KIB);
+	put(s, "http://x/b", 2, 600 * KIB);
+	put(s, "http://x/c", 3, 400 * KIB);
+	a = id_of(s, "http://x/a", NULL);
+	b = id_of(s, "http://x/b", NULL);
+	c = id_of(s, "http://x/c", NULL);
+	ck_assert_int_eq(store_pin(s, a, 1200 * KIB), 0);
+	ck_assert_int_eq(store_pin(s, b, 600 * KIB), 0);
+	/* 1800 KiB pinned of a 2 MiB half: 400 KiB more do not fit. */
+	ck_assert_int_eq(store_pin(s, c, 400 * KIB), STORE_EBUSY);
+	ck_assert_int_eq(store_pin(s, a, 1200 * KIB), 0);	/* a second reader */
+	ck_assert_uint_eq(npins(s), 2);
+	store_unpin(s, b);
+	ck_assert_int_eq(store_pin(s, c, 400 * KIB), 0);
+	store_unpin(s, a);
+	store_unpin(s, a);
+	store_unpin(s, c);
 	ck_assert_uint_eq(npins(s), 0);
 	store_close(s);
 }
@@ -224,7 +258,7 @@ START_TEST(evicted_while_pinned_stays_readable)
 	put(s, "http://x/held", 1, 200 * KIB + 5);
 	id = id_of(s, "http://x/held", &nchunks);
 	ck_assert_uint_eq(nchunks, 4);
-	ck_assert(store_pin(s, id));
+	ck_assert_int_eq(store_pin(s, id, 0), 0);
 	/*
 	 * 4 MiB through a 1 MiB store, each new object looked up once as the
 	 * pinned one was (so that SIEVE's hand comes round to it), and the
@@ -268,7 +302,7 @@ START_TEST(invalidated_while_pinned_stays_readable)
 
 	put(s, "http://x/i", 3, 3 * CHUNK);
 	id = id_of(s, "http://x/i", &nchunks);
-	ck_assert(store_pin(s, id));
+	ck_assert_int_eq(store_pin(s, id, 0), 0);
 	ck_assert_int_eq(store_invalidate(s, "http://x/i", 10), 1);
 	ck_assert(!present(s, "http://x/i"));
 	store_sync(s);
@@ -277,7 +311,7 @@ START_TEST(invalidated_while_pinned_stays_readable)
 	ck_assert_uint_eq(st.chunks, 3);
 	ck_assert_uint_eq(st.invalidations, 1);
 	/* A second reader that looked it up before the invalidation. */
-	ck_assert(store_pin(s, id));
+	ck_assert_int_eq(store_pin(s, id, 0), 0);
 	ck_assert_int_eq(read_body(s, id, nchunks, 3, 3 * CHUNK), 0);
 	store_unpin(s, id);
 	store_sync(s);
@@ -289,7 +323,7 @@ START_TEST(invalidated_while_pinned_stays_readable)
 	ck_assert_uint_eq(st.chunks, 0);
 	ck_assert_uint_eq(st.bytes, 0);
 	/* Gone for good: a late pin is refused. */
-	ck_assert(!store_pin(s, id));
+	ck_assert_int_eq(store_pin(s, id, 0), STORE_ENOTFOUND);
 	ck_assert_uint_eq(npins(s), 0);
 	store_close(s);
 }
@@ -304,7 +338,7 @@ START_TEST(replaced_while_pinned_stays_readable)
 
 	put(s, "http://x/r", 4, 2 * CHUNK + 100);
 	id1 = id_of(s, "http://x/r", &n1);
-	ck_assert(store_pin(s, id1));
+	ck_assert_int_eq(store_pin(s, id1, 0), 0);
 	put(s, "http://x/r", 5, CHUNK + 7);
 	id2 = id_of(s, "http://x/r", &n2);
 	ck_assert_uint_ne(id1, id2);
@@ -340,13 +374,13 @@ START_TEST(pin_table_follows_the_writer)
 	kept = store_pin_deleting(s, id);
 	unlock(s);
 	ck_assert(!kept);
-	ck_assert(!store_pin(s, id));		/* dying */
+	ck_assert_int_eq(store_pin(s, id, 0), STORE_ENOTFOUND);		/* dying */
 	lock(s);
 	store_pin_undying(s, id);		/* as after an abort */
 	unlock(s);
 	ck_assert_uint_eq(npins(s), 0);
 
-	ck_assert(store_pin(s, id));
+	ck_assert_int_eq(store_pin(s, id, 0), 0);
 	lock(s);
 	kept = store_pin_deleting(s, id);
 	unlock(s);
@@ -358,14 +392,14 @@ START_TEST(pin_table_follows_the_writer)
 	ck_assert(release);
 	ck_assert_uint_eq(npins(s), 0);
 
-	ck_assert(store_pin(s, id));
+	ck_assert_int_eq(store_pin(s, id, 0), 0);
 	lock(s);
 	kept = store_pin_deleting(s, id);
 	release = store_pin_deleted(s, id);
 	unlock(s);
 	ck_assert(kept);
 	ck_assert(!release);
-	ck_assert(store_pin(s, id));		/* gone, but held: a second reader */
+	ck_assert_int_eq(store_pin(s, id, 0), 0);		/* gone, but held: a second reader */
 	store_unpin(s, id);
 	ck_assert_uint_eq(npins(s), 1);
 	store_unpin(s, id);			/* the last: queues the release */
@@ -392,7 +426,7 @@ START_TEST(many_pins_in_any_order)
 		ids[i] = id_of(s, url, NULL);
 	}
 	for (unsigned i = 0; i < 2 * N; i++)
-		ck_assert(store_pin(s, ids[(i * 7u) % N]));
+		ck_assert_int_eq(store_pin(s, ids[(i * 7u) % N], 0), 0);
 	ck_assert_uint_eq(npins(s), N);
 	for (unsigned i = 0; i < N; i++)
 		store_unpin(s, ids[(i * 13u) % N]);
@@ -458,7 +492,7 @@ pinner_main(void *p)
 		/* The headers name the version (seed) the body was written from. */
 		unsigned seed;
 		ck_assert_int_eq(sscanf(o.headers, "X-Seed: %u", &seed), 1);
-		if (store_pin(a->s, o.id)) {
+		if (store_pin(a->s, o.id, 0) == 0) {
 			held[nheld].id = o.id;
 			held[nheld].n = o.chunk_count;
 			held[nheld].seed = seed;
@@ -574,7 +608,7 @@ START_TEST(kept_chunks_do_not_survive_a_crash)
 		struct store *c = open_store("crash", 2 * MIB, STORE_EVICT_DEFAULT);
 		put(c, "http://x/k", 7, 3 * CHUNK);
 		put(c, "http://x/other", 8, CHUNK);
-		if (!store_pin(c, id_of(c, "http://x/k", NULL)))
+		if (store_pin(c, id_of(c, "http://x/k", NULL), 0) != 0)
 			_exit(2);
 		store_invalidate(c, "http://x/k", 10);
 		store_sync(c);
@@ -608,6 +642,7 @@ pin_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, pin_of_a_missing_object_is_refused);
+	tcase_add_test(tc, pins_stop_at_half_the_bound);
 	tcase_add_loop_test(tc, evicted_while_pinned_stays_readable, STORE_EVICT_LRU,
 	    STORE_EVICT_S3FIFO + 1);
 	tcase_add_test(tc, invalidated_while_pinned_stays_readable);
