@@ -138,6 +138,9 @@ make_req(struct http_request *r, const char *method, const char *fields)
 
 /* ---- storability (RFC 9111 §3) ---- */
 
+/* The target key of make_req's requests. */
+#define POST_KEY	"http://example.com/"
+
 struct storable_case {
 	const char	*name;
 	const char	*cfg;
@@ -279,9 +282,13 @@ static const struct storable_case storable_cases[] = {
 	  false, "not cacheable" },
 };
 
-START_TEST(test_storable)
+/*
+ * Runs one storability case through policy_storable, or, for post,
+ * through policy_post_reusable with the target key of make_req's requests.
+ */
+static void
+check_storable_case(const struct storable_case *c, bool post)
 {
-	const struct storable_case *c = &storable_cases[_i];
 	struct policy_config cfg;
 	struct http_request req;
 	struct fields resp;
@@ -291,8 +298,10 @@ START_TEST(test_storable)
 	make_cfg(&cfg, c->cfg);
 	make_req(&req, c->method, c->req);
 	parse_fields(&resp, c->resp);
-	got = policy_storable(&cfg, &req, c->status, &resp, &why);
-	ck_assert_msg(got == c->want, "%s: storable %d", c->name, got);
+	got = post ? policy_post_reusable(&cfg, &req, POST_KEY, c->status, &resp, &why) :
+	    policy_storable(&cfg, &req, c->status, &resp, &why);
+	ck_assert_msg(got == c->want, "%s: %s %d", c->name, post ? "reusable" : "storable",
+	    got);
 	if (c->want)
 		ck_assert_msg(why == NULL, "%s: why %s", c->name, why);
 	else
@@ -301,12 +310,14 @@ START_TEST(test_storable)
 	fields_free(&resp);
 	fields_free(&req.fields);
 }
+
+START_TEST(test_storable)
+{
+	check_storable_case(&storable_cases[_i], false);
+}
 END_TEST
 
 /* ---- POST responses reused for GET (RFC 9110 §9.3.3) ---- */
-
-/* The target key of make_req's requests. */
-#define POST_KEY	"http://example.com/"
 
 static const struct storable_case post_cases[] = {
 	{ "9110 9.3.3 explicit freshness and Content-Location of the URI", NULL,
@@ -356,25 +367,7 @@ static const struct storable_case post_cases[] = {
 
 START_TEST(test_post_reusable)
 {
-	const struct storable_case *c = &post_cases[_i];
-	struct policy_config cfg;
-	struct http_request req;
-	struct fields resp;
-	const char *why = "unset";
-	bool got;
-
-	make_cfg(&cfg, c->cfg);
-	make_req(&req, c->method, c->req);
-	parse_fields(&resp, c->resp);
-	got = policy_post_reusable(&cfg, &req, POST_KEY, c->status, &resp, &why);
-	ck_assert_msg(got == c->want, "%s: reusable %d", c->name, got);
-	if (c->want)
-		ck_assert_msg(why == NULL, "%s: why %s", c->name, why);
-	else
-		ck_assert_msg(why != NULL && strcmp(why, c->why) == 0,
-		    "%s: why %s", c->name, why ? why : "(null)");
-	fields_free(&resp);
-	fields_free(&req.fields);
+	check_storable_case(&post_cases[_i], true);
 }
 END_TEST
 
