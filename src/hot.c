@@ -1,13 +1,20 @@
 /*
  * hot.c: a worker's table of hot stored responses (see hot.h).
  *
- * Direct-mapped: HOT_SLOTS slots indexed by a 64-bit FNV-1a hash of the
- * primary key, one array index per lookup. Which key keeps a contested slot
- * is decided by a small frequency score (hot_admit): each hit adds one (up
- * to HOT_SCORE_MAX), each rejected candidate for the slot takes one, and a
- * candidate wins only a slot whose score is down to zero. Keys hit often
- * stay; keys requested once in a while do not churn the table. The byte bound is checked at insertion: an
- * entry that does not fit is simply not kept (the store still serves it).
+ * Set-associative: HOT_SLOTS slots in sets of HOT_WAYS, the set chosen by a
+ * 64-bit FNV-1a hash of the primary key. Which keys hold a set is decided by
+ * admission (hot_admit) and a small frequency score: each hit adds one (up to
+ * HOT_SCORE_MAX), each candidate turned away takes one from the set's least
+ * hit entry, and a candidate gets in only when that entry is down to zero and
+ * the candidate was seen before (a "doorkeeper": one 16-bit fingerprint per
+ * cell of a direct-mapped array, overwritten as keys come). So a key asked
+ * for once does not push out one asked for all the time, and on a workload
+ * larger than the table most misses do not copy an entry in only to see it
+ * pushed out before its next hit: on a Zipf(0.99) load over 10^6 keys, 4 ways
+ * and the doorkeeper raise the table's hit ratio from 0.59 to 0.65 and cut
+ * the entries made from 0.33 to 0.06 per request (docs/departures.md). The
+ * byte bound is checked at insertion: an entry that does not fit is simply
+ * not kept (the store still serves it).
  */
 #include "hot.h"
 
@@ -20,7 +27,10 @@
 #include "util.h"
 
 #define HOT_SLOTS	16384u
+#define HOT_WAYS	4u
+#define HOT_SETS	(HOT_SLOTS / HOT_WAYS)
 #define HOT_SCORE_MAX	3u
+#define HOT_DOOR	(4u * HOT_SLOTS)	/* doorkeeper cells */
 
 /* A body shared by its entry and the consumers holding it (hot_body_hold). */
 struct body {
@@ -29,7 +39,8 @@ struct body {
 };
 
 struct hot {
-	struct hot_entry	**slot;
+	struct hot_entry	**slot;		/* HOT_SETS sets of HOT_WAYS */
+	uint16_t		*door;		/* fingerprints of keys seen */
 	size_t			hand;		/* make_room's clock hand */
 	size_t			count;
 	size_t			bytes;
@@ -46,6 +57,59 @@ hash_key(const char *p, size_t n)
 		h *= 0x100000001b3ull;
 	}
 	return h;
+}
+
+/* The doorkeeper cell of a hash, and the fingerprint kept there (never 0,
+ * the empty cell); both from bits that the set index does not use. */
+static uint16_t *
+door_cell(struct hot *h, uint64_t hash)
+{
+	return &h->door[(hash >> 32) % HOT_DOOR];
+}
+
+static uint16_t
+fingerprint(uint64_t hash)
+{
+	return (uint16_t)(hash >> 48) | 1u;
+}
+
+static struct hot_entry **
+set_of(struct hot *h, uint64_t hash)
+{
+	return &h->slot[(hash % HOT_SETS) * HOT_WAYS];
+}
+
+/* The slot holding pk's entry, or NULL. */
+static struct hot_entry **
+slot_of(struct hot *h, uint64_t hash, const char *pk, size_t pk_len)
+{
+	struct hot_entry **set = set_of(h, hash);
+
+	for (unsigned w = 0; w < HOT_WAYS; w++) {
+		const struct hot_entry *e = set[w];
+
+		if (e != NULL && e->hash == hash && e->pkey_len == pk_len &&
+		    memcmp(e->pkey, pk, pk_len) == 0)
+			return &set[w];
+	}
+	return NULL;
+}
+
+/* The slot a new entry of the set takes: a free one, else the least hit
+ * entry's, the oldest of those. */
+static struct hot_entry **
+victim_of(struct hot *h, uint64_t hash)
+{
+	struct hot_entry **set = set_of(h, hash), **v = NULL;
+
+	for (unsigned w = 0; w < HOT_WAYS; w++) {
+		if (set[w] == NULL)
+			return &set[w];
+		if (v == NULL || set[w]->score < (*v)->score ||
+		    (set[w]->score == (*v)->score && set[w]->since < (*v)->since))
+			v = &set[w];
+	}
+	return v;
 }
 
 static size_t
@@ -71,6 +135,7 @@ hot_new(size_t max_bytes)
 	struct hot *h = xcalloc(1, sizeof(*h));
 
 	h->slot = xcalloc(HOT_SLOTS, sizeof(*h->slot));
+	h->door = xcalloc(HOT_DOOR, sizeof(*h->door));
 	h->max_bytes = max_bytes;
 	return h;
 }
@@ -84,6 +149,7 @@ hot_free(struct hot *h)
 		if (h->slot[i] != NULL)
 			entry_free(h, h->slot[i]);
 	free(h->slot);
+	free(h->door);
 	free(h);
 }
 
@@ -124,12 +190,11 @@ const struct hot_entry *
 hot_find(struct hot *h, const char *pk, size_t pk_len, uint64_t cfg_generation,
     const void *site, time_t now)
 {
-	uint64_t hash = hash_key(pk, pk_len);
-	struct hot_entry **sp = &h->slot[hash % HOT_SLOTS], *e = *sp;
+	struct hot_entry **sp = slot_of(h, hash_key(pk, pk_len), pk, pk_len), *e;
 
-	if (e == NULL || e->hash != hash || e->pkey_len != pk_len ||
-	    memcmp(e->pkey, pk, pk_len) != 0)
+	if (sp == NULL)
 		return NULL;
+	e = *sp;
 	if (e->cfg_generation != cfg_generation ||
 	    e->site != site || now < e->since || now >= e->fresh_until) {
 		entry_free(h, e);
@@ -141,15 +206,32 @@ hot_find(struct hot *h, const char *pk, size_t pk_len, uint64_t cfg_generation,
 	return e;
 }
 
+void
+hot_seen(struct hot *h, const char *pk, size_t pk_len)
+{
+	uint64_t hash = hash_key(pk, pk_len);
+
+	*door_cell(h, hash) = fingerprint(hash);
+}
+
 bool
 hot_admit(struct hot *h, const char *pk, size_t pk_len)
 {
-	struct hot_entry *e = h->slot[hash_key(pk, pk_len) % HOT_SLOTS];
+	uint64_t hash = hash_key(pk, pk_len);
+	struct hot_entry *v = *victim_of(h, hash);
+	uint16_t *cell = door_cell(h, hash), fp = fingerprint(hash);
 
-	if (e == NULL || e->score == 0)
-		return true;
-	e->score--;
-	return false;
+	if (v != NULL && v->score > 0) {
+		v->score--;
+		*cell = fp;
+		return false;
+	}
+	if (*cell != fp) {
+		*cell = fp;
+		return false;
+	}
+	*cell = 0;
+	return true;
 }
 
 /*
@@ -183,7 +265,8 @@ hot_put(struct hot *h, const struct hot_entry *src)
 	size_t need = entry_bytes(src);
 	uint64_t hash = hash_key(src->pkey, src->pkey_len);
 
-	sp = &h->slot[hash % HOT_SLOTS];
+	if ((sp = slot_of(h, hash, src->pkey, src->pkey_len)) == NULL)
+		sp = victim_of(h, hash);
 	if (*sp != NULL) {
 		entry_free(h, *sp);
 		*sp = NULL;
@@ -215,12 +298,10 @@ hot_put(struct hot *h, const struct hot_entry *src)
 void
 hot_drop(struct hot *h, const char *pk, size_t pk_len)
 {
-	uint64_t hash = hash_key(pk, pk_len);
-	struct hot_entry **sp = &h->slot[hash % HOT_SLOTS], *e = *sp;
+	struct hot_entry **sp = slot_of(h, hash_key(pk, pk_len), pk, pk_len);
 
-	if (e != NULL && e->hash == hash && e->pkey_len == pk_len &&
-	    memcmp(e->pkey, pk, pk_len) == 0) {
-		entry_free(h, e);
+	if (sp != NULL) {
+		entry_free(h, *sp);
 		*sp = NULL;
 	}
 }

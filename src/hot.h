@@ -18,9 +18,9 @@
  *     update, no invalidation since), and the object is still stored
  *     (store_touch, which also keeps its eviction state accurate).
  *
- * One table per worker thread: no locking. Entries are direct-mapped by a
- * hash of the primary key (a collision replaces), and the table holds at
- * most max_bytes of heads and bodies. Pure: no I/O.
+ * One table per worker thread: no locking. Entries live in small sets chosen
+ * by a hash of the primary key (a full set replaces its least hit entry),
+ * and the table holds at most max_bytes of heads and bodies. Pure: no I/O.
  */
 #ifndef FRESHD_HOT_H
 #define FRESHD_HOT_H
@@ -79,18 +79,27 @@ const struct hot_entry *hot_find(struct hot *h, const char *pk, size_t pk_len,
     uint64_t cfg_generation, const void *site, time_t now);
 
 /*
+ * Notes that pk was asked for and not found anywhere (a miss): its first
+ * hit may then be admitted at once (hot_admit).
+ */
+void hot_seen(struct hot *h, const char *pk, size_t pk_len);
+
+/*
  * Whether an entry for pk should be made now (call before building one, and
- * call hot_put only when it says yes). A free slot, or one whose entry was
- * not hit since the last few candidates for the slot came, admits; a
- * resident with recent hits is kept and loses one of them. So a key
- * requested once does not push out one requested all the time, on a skewed
- * workload larger than the table.
+ * call hot_put only when it says yes). Yes only when pk was seen before
+ * (by hot_seen or an earlier refused hot_admit, and not forgotten since for
+ * another key), and its set has a free slot or an entry not hit since the
+ * last few candidates for the set came; otherwise that entry loses one of
+ * its hits and pk is remembered. So a key requested once does not push out
+ * one requested all the time, and keys requested once in a while do not
+ * churn the table, on a skewed workload larger than the table.
  */
 bool hot_admit(struct hot *h, const char *pk, size_t pk_len);
 
 /*
  * Keeps a copy of e (its pkey, head and body are copied; e->hash is
- * computed here), replacing what shared its slot, and freeing other
+ * computed here), replacing pk's entry, else a free slot of its set or the
+ * set's least hit (then oldest) entry, and freeing other
  * entries (least hit first) when the table's bound requires. An entry
  * larger than the bound, or whose body exceeds HOT_MAX_BODY, is not kept
  * (what held its slot is dropped all the same). Returns true when kept.

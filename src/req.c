@@ -1223,6 +1223,8 @@ do_lookup(struct req *r)
 		r->key_version = store_key_version(cache->store, r->key_hash);
 	}
 	rc = store_lookup(cache->store, r->pkey, r->pkey_len, secondary_key_cb, r, &r->obj);
+	if (rc != 0 && r->plain)
+		hot_seen(r->client->worker->hot, r->pkey, r->pkey_len);
 	if (rc == 0) {
 		r->have_obj = true;
 		if (fields_from_block_ref(&r->obj_fields, r->obj.headers,

@@ -15,10 +15,10 @@ Via). served_hot() checks that order. It is the only way to see the table
 from outside, and without it a test of the table could pass with the table
 never used.
 
-A response goes into the table on its first plain hit from the store, so
-each object here is fetched (miss), waited for (harness.wait_cached: an
-only-if-cached request, which the table never answers), hit once from the
-store, and only then hot.
+A response goes into the table on its first plain hit from the store after
+a plain miss on the same worker (hot_admit), so each object here is fetched
+(miss), waited for (harness.wait_cached: an only-if-cached request, which
+the table never answers), hit once from the store, and only then hot.
 """
 
 import email.utils
@@ -401,11 +401,13 @@ def test_invalidation_reaches_every_workers_table(env):
     check(H.wait_cached(f.port, target) is not None, "not stored within 5 s")
     conns = [f.client() for _ in range(16)]
     try:
+        # A worker that did not see the miss admits the key at its second
+        # hit (hot_admit's doorkeeper), so the third GET is from its table.
         for i, c in enumerate(conns):
-            for _ in range(2):
+            for _ in range(3):
                 r = c.roundtrip("GET", target)
                 check(r.status == 200 and r.body == pattern(100), "warming #%d: %r" % (i, r))
-            check(served_hot(r), "connection #%d: the second GET was not answered by the "
+            check(served_hot(r), "connection #%d: the third GET was not answered by the "
                   "table: %r" % (i, names(r)))
         env.origin.rule(mark, qs(size=300, hdr="Cache-Control: max-age=100"))
         with f.client() as c:

@@ -5,7 +5,9 @@
  * an entry is found only for its own key, site and configuration generation
  * and only while since <= now < fresh_until; an unusable entry is dropped;
  * a key sharing a slot never gets another key's response; the byte bound
- * and HOT_MAX_BODY are respected; the counters return to 0.
+ * and HOT_MAX_BODY are respected; the counters return to 0; and admission:
+ * a key gets in at its second sighting (or first hit after a miss), keys
+ * asked for once never, and a key hit all the time stays.
  *
  * Requests are built by the real parser (http1_parse_request), so the table
  * sees what req.c gives it. Check forks each test, so LeakSanitizer checks
@@ -310,33 +312,113 @@ START_TEST(keys_sharing_a_slot_never_get_each_others_entry)
 END_TEST
 
 /*
- * Two keys known to share a slot (the second replaced the first): the first
- * finds nothing, and dropping the first leaves the second alone.
+ * A key pushed out of its full set by others (no entry hit, so the oldest
+ * goes first): 100,000 keys over 4096 sets of 4 fill every set. The first
+ * key then finds nothing, and dropping it leaves every other entry alone.
  */
 START_TEST(drop_of_a_key_leaves_the_key_that_took_its_slot)
 {
 	struct hot *h = hot_new((size_t)1 << 30);
 	struct hot_entry a = entry("http://h/first", "HTTP/1.1 200 OK\r\nX-Key: first", "A", 1,
-	    100, 160);
+	    90, 160);
 	char pk[64], head[64], body[64];
-	unsigned i;
+	size_t count;
 
 	ck_assert(hot_put(h, &a));
-	for (i = 0; i < 2000000; i++) {
+	for (unsigned i = 0; i < 100000; i++) {
 		key_of(i, pk, sizeof(pk), head, sizeof(head), body, sizeof(body));
 		struct hot_entry e = entry(pk, head, body, strlen(body), 100, 160);
 		ck_assert(hot_put(h, &e));
-		if (find(h, "http://h/first", GEN, &site_a, 120) == NULL)
-			break;
-		hot_drop(h, pk, strlen(pk));
 	}
-	ck_assert_msg(i < 2000000, "no key out of 2000000 took the slot of http://h/first");
-	ck_assert_uint_eq(hot_count(h), 1);
+	count = hot_count(h);
+	ck_assert_uint_eq(count, 16384);
+	ck_assert_ptr_null(find(h, "http://h/first", GEN, &site_a, 120));
 	hot_drop(h, "http://h/first", strlen("http://h/first"));
-	ck_assert_uint_eq(hot_count(h), 1);
+	ck_assert_uint_eq(hot_count(h), count);
 	const struct hot_entry *f = find(h, pk, GEN, &site_a, 120);
 	ck_assert_ptr_nonnull(f);
 	ck_assert(f->body_len == strlen(body) && memcmp(f->body, body, f->body_len) == 0);
+	hot_free(h);
+}
+END_TEST
+
+/* ---- admission (hot_admit, hot_seen) -------------------------------------- */
+
+/* What req.c does with a hit from the store: an entry only when admitted. */
+static bool
+offer(struct hot *h, const char *pk, const char *head, const char *body, time_t now)
+{
+	struct hot_entry e = entry(pk, head, body, strlen(body), now, now + 1000);
+
+	return hot_admit(h, pk, strlen(pk)) && hot_put(h, &e);
+}
+
+/* A key is admitted at its second sighting, or at once after a miss. */
+START_TEST(admitted_at_the_second_sighting_or_after_a_miss)
+{
+	struct hot *h = hot_new(1u << 20);
+
+	ck_assert(!offer(h, "http://h/a", "HTTP/1.1 200 OK", "a", 100));
+	ck_assert_ptr_null(find(h, "http://h/a", GEN, &site_a, 100));
+	ck_assert(offer(h, "http://h/a", "HTTP/1.1 200 OK", "a", 100));
+	ck_assert_ptr_nonnull(find(h, "http://h/a", GEN, &site_a, 100));
+	hot_seen(h, "http://h/b", strlen("http://h/b"));
+	ck_assert(offer(h, "http://h/b", "HTTP/1.1 200 OK", "b", 100));
+	ck_assert_uint_eq(hot_count(h), 2);
+	hot_free(h);
+}
+END_TEST
+
+/*
+ * Keys asked for once each never get in, however many: they would only
+ * push out entries before being hit again. Keys asked for twice do, as long
+ * as their sets have room (500 keys over 4096 sets of 4).
+ */
+START_TEST(keys_asked_once_never_admitted_keys_asked_twice_are)
+{
+	struct hot *h = hot_new((size_t)1 << 30);
+	char pk[64], head[64], body[64];
+	unsigned once = 0, twice = 0;
+
+	for (unsigned i = 0; i < 100000; i++) {
+		key_of(i, pk, sizeof(pk), head, sizeof(head), body, sizeof(body));
+		once += offer(h, pk, head, body, 100);
+	}
+	ck_assert_uint_eq(once, 0);
+	ck_assert_uint_eq(hot_count(h), 0);
+	for (unsigned i = 200000; i < 200500; i++) {
+		key_of(i, pk, sizeof(pk), head, sizeof(head), body, sizeof(body));
+		ck_assert(!offer(h, pk, head, body, 100));
+		twice += offer(h, pk, head, body, 100);
+	}
+	ck_assert_uint_eq(twice, 500);
+	ck_assert_uint_eq(hot_count(h), 500);
+	hot_free(h);
+}
+END_TEST
+
+/*
+ * A key hit all the time stays while 200,000 others, each asked for a few
+ * times (some get in), come and go; among them, the other entries hit
+ * often stay too.
+ */
+START_TEST(often_hit_keys_stay_while_others_pass)
+{
+	struct hot *h = hot_new((size_t)1 << 30);
+	char pk[64], head[64], body[64];
+	const char *hot_pk = "http://h/hot";
+
+	ck_assert(!offer(h, hot_pk, "HTTP/1.1 200 OK", "hot", 100));
+	ck_assert(offer(h, hot_pk, "HTTP/1.1 200 OK", "hot", 100));
+	for (unsigned i = 0; i < 200000; i++) {
+		key_of(i, pk, sizeof(pk), head, sizeof(head), body, sizeof(body));
+		for (int k = 0; k < 3; k++)
+			if (find(h, pk, GEN, &site_a, 100) == NULL)
+				(void)offer(h, pk, head, body, 100);
+		ck_assert_msg(find(h, hot_pk, GEN, &site_a, 100) != NULL,
+		    "the key hit every time was pushed out after %u other keys", i + 1);
+	}
+	ck_assert_uint_gt(hot_count(h), 1000);
 	hot_free(h);
 }
 END_TEST
@@ -623,6 +705,9 @@ hot_suite(void)
 	tcase_add_test(table, drop_removes_only_its_key);
 	tcase_add_test(table, count_and_bytes_back_to_zero);
 	tcase_add_test(table, free_of_a_full_table_releases_everything);
+	tcase_add_test(table, admitted_at_the_second_sighting_or_after_a_miss);
+	tcase_add_test(table, keys_asked_once_never_admitted_keys_asked_twice_are);
+	tcase_add_test(table, often_hit_keys_stay_while_others_pass);
 	suite_add_tcase(s, plain);
 	suite_add_tcase(s, table);
 	return s;
