@@ -419,24 +419,43 @@ send_head(struct req *r, int status, const char *reason, struct fields *f,
 	r->bytes_out += evbuffer_get_length(out) - before;
 }
 
-/* Appends n bytes from src to the client with the chosen framing. */
+/* Sends n body bytes, taken from src (drained) or else copied from data,
+ * framed as the response is. */
 static void
-send_body(struct req *r, struct evbuffer *src, size_t n)
+send_framed(struct req *r, struct evbuffer *src, const void *data, size_t n)
 {
 	struct evbuffer *out = client_output(r->client);
 
 	if (r->framing == OUT_NONE) {
-		evbuffer_drain(src, n);
+		if (src != NULL)
+			evbuffer_drain(src, n);
 		return;
 	}
 	if (n == 0)
 		return;
 	if (r->framing == OUT_CHUNKED)
 		evbuffer_add_printf(out, "%zx\r\n", n);
-	evbuffer_remove_buffer(src, out, n);
+	if (src != NULL)
+		evbuffer_remove_buffer(src, out, n);
+	else
+		evbuffer_add(out, data, n);
 	if (r->framing == OUT_CHUNKED)
 		evbuffer_add(out, "\r\n", 2);
 	r->bytes_out += n;
+}
+
+/* Appends n bytes from src to the client with the chosen framing. */
+static void
+send_body(struct req *r, struct evbuffer *src, size_t n)
+{
+	send_framed(r, src, NULL, n);
+}
+
+/* The same, from memory. */
+static void
+send_bytes(struct req *r, const void *data, size_t n)
+{
+	send_framed(r, NULL, data, n);
 }
 
 /* The response is complete: last chunk, log, and keep-alive or close. */
@@ -505,6 +524,14 @@ store_progress(struct req *r)
 		}
 		if (r->send_left == 0 || client_output_congested(r->client))
 			break;
+		if (r->obj.body != NULL) {
+			/* Inline: the body came with the lookup. */
+			n = (size_t)r->send_left;
+			send_bytes(r, r->obj.body + r->send_from, n);
+			r->send_from += n;
+			r->send_left -= n;
+			continue;
+		}
 		idx = (uint32_t)(r->send_from / r->obj.chunk_size);
 		skip = r->send_from % r->obj.chunk_size;
 		/* By reference from the map when a reader slot is free; the
@@ -587,6 +614,8 @@ hot_keep(struct req *r, int64_t age)
 	body = evbuffer_new();
 	AN(head);
 	AN(body);
+	if (r->obj.body != NULL)
+		evbuffer_add(body, r->obj.body, r->obj.body_len);
 	for (uint32_t i = 0; i < r->obj.chunk_count; i++)
 		if (store_read_chunk(cache->store, r->obj.id, i, body) != 0)
 			goto out;
@@ -775,9 +804,10 @@ serve_stored(struct req *r)
 	 * send: the request goes to the origin instead, as a miss that is not
 	 * stored, or gets the 504 of only-if-cached (RFC 9111 §5.2.1.7). When
 	 * slow readers already pin half the store, the body goes unpinned:
-	 * evicted meanwhile, it is cut short (the client can tell).
+	 * evicted meanwhile, it is cut short (the client can tell). An inline
+	 * body came whole with the lookup: nothing to keep.
 	 */
-	if (r->hr.method != HTTP_M_HEAD && r->obj.body_len > 0) {
+	if (r->hr.method != HTTP_M_HEAD && r->obj.body_len > 0 && r->obj.body == NULL) {
 		struct policy_request_cc rcc;
 		int pin = store_pin(cache_get()->store, r->obj.id, r->obj.body_len);
 
@@ -862,9 +892,9 @@ serve_stored(struct req *r)
 		send_end(r);
 		return;
 	}
-	if (r->tmp == NULL)
+	if (r->tmp == NULL && r->obj.body == NULL)
 		r->tmp = evbuffer_new();
-	AN(r->tmp);
+	AN(r->tmp != NULL || r->obj.body != NULL);
 	store_progress(r);
 }
 

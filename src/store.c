@@ -580,10 +580,29 @@ rtxn_end(struct store *s, MDB_txn *txn)
 
 /* ---- lookups ------------------------------------------------------------- */
 
+/* Appends n bytes and a NUL at *p; returns where they went. */
+static char *
+put_str(char **p, const void *src, size_t n)
+{
+	char *s = *p;
+
+	if (n > 0)
+		memcpy(s, src, n);
+	s[n] = '\0';
+	*p += n + 1;
+	return s;
+}
+
+/* Fills o from r and vr, its strings and inline body in one allocation
+ * (headers first: store_object_free frees that). */
 static void
 copy_out(struct store_object *o, uint64_t id, const struct store_objrec *r,
     const struct store_varrec *vr)
 {
+	size_t body_len = r->body != NULL ? (size_t)r->body_len : 0;
+	char *p = xmalloc((size_t)r->hdr_len + r->pk_len + r->sk_len + vr->vary_len + 4 +
+	    body_len);
+
 	o->id = id;
 	o->status = r->status;
 	o->flags = r->flags;
@@ -592,14 +611,19 @@ copy_out(struct store_object *o, uint64_t id, const struct store_objrec *r,
 	o->body_len = r->body_len;
 	o->chunk_count = r->chunk_count;
 	o->chunk_size = r->chunk_size;
-	o->headers = xstrndup(r->hdr, r->hdr_len);
+	o->headers = put_str(&p, r->hdr, r->hdr_len);
 	o->headers_len = r->hdr_len;
-	o->primary_key = xstrndup(r->pk, r->pk_len);
+	o->primary_key = put_str(&p, r->pk, r->pk_len);
 	o->primary_key_len = r->pk_len;
-	o->secondary_key = xstrndup(r->sk, r->sk_len);
+	o->secondary_key = put_str(&p, r->sk, r->sk_len);
 	o->secondary_key_len = r->sk_len;
-	o->vary = xstrndup(vr->vary, vr->vary_len);
+	o->vary = put_str(&p, vr->vary, vr->vary_len);
 	o->vary_len = vr->vary_len;
+	o->body = NULL;
+	if (r->body != NULL) {
+		memcpy(p, r->body, body_len);
+		o->body = p;
+	}
 }
 
 static bool
@@ -693,9 +717,6 @@ void
 store_object_free(struct store_object *o)
 {
 	free(o->headers);
-	free(o->primary_key);
-	free(o->secondary_key);
-	free(o->vary);
 	*o = (struct store_object){ 0 };
 }
 
@@ -887,12 +908,16 @@ store_write_finish(struct store_write *w, const struct store_object_meta *meta)
 		store_write_abort(w);
 		return STORE_ENOSPC;
 	}
+	/* A body that never filled a chunk and is small goes in the record:
+	 * its hits then read one record instead of a record and a chunk. */
+	bool inline_body = w->nchunks == 0 && w->body_len > 0 && w->body_len <= STORE_INLINE_MAX;
 	struct store_objrec r = {
 		.status = (uint16_t)meta->status, .flags = meta->flags,
 		.request_time = meta->request_time, .response_time = meta->response_time,
 		.body_len = w->body_len,
-		.chunk_count = w->nchunks + (w->buf_len > 0),
+		.chunk_count = inline_body ? 0 : w->nchunks + (w->buf_len > 0),
 		.chunk_size = s->chunk_size,
+		.body = inline_body ? w->buf : NULL,
 		.pk = w->pk, .pk_len = (uint32_t)w->pk_len,
 		.sk = meta->secondary_key, .sk_len = (uint32_t)meta->secondary_key_len,
 		.hdr = meta->headers, .hdr_len = (uint32_t)meta->headers_len,
@@ -903,9 +928,13 @@ store_write_finish(struct store_write *w, const struct store_object_meta *meta)
 	op->kind = OP_FINISH;
 	op->id = w->id;
 	op->index = w->nchunks;
-	op->data = w->buf;
-	op->len = w->buf_len;
 	op->rec = store_objrec_encode(&r, &op->rec_len);
+	if (inline_body) {
+		free(w->buf);
+	} else {
+		op->data = w->buf;
+		op->len = w->buf_len;
+	}
 	op->vary = xstrndup(meta->vary != NULL ? meta->vary : "", meta->vary_len);
 	op->vary_len = meta->vary_len;
 	op->pk_hash = w->pk_hash;

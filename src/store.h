@@ -62,7 +62,12 @@ struct store_options {
 	uint64_t	(*hash_override)(const void *key, size_t len);
 };
 
-/* What a lookup returns: a copy of the object's metadata, owned by the caller. */
+/*
+ * What a lookup returns: a copy of the object's metadata, owned by the
+ * caller, in one allocation (store_object_free). A small body (at most 4
+ * KiB, written with no chunk) comes with it, so that its hit reads nothing
+ * more from the store.
+ */
 struct store_object {
 	uint64_t	id;
 	int		status;
@@ -70,8 +75,9 @@ struct store_object {
 	time_t		request_time;	/* RFC 9111 §4.2.3 request_time */
 	time_t		response_time;	/* RFC 9111 §4.2.3 response_time */
 	uint64_t	body_len;
-	uint32_t	chunk_count;
+	uint32_t	chunk_count;	/* 0: the body, if any, is in body */
 	uint32_t	chunk_size;	/* every chunk but the last holds this many bytes */
+	const char	*body;		/* body_len bytes when chunk_count is 0, else NULL */
 	char		*headers;	/* raw "Name: value\r\n" lines, NUL-terminated */
 	size_t		headers_len;
 	char		*primary_key;
@@ -202,7 +208,8 @@ int store_pin(struct store *s, uint64_t id, uint64_t bytes);
 void store_unpin(struct store *s, uint64_t id);
 
 /*
- * Appends a copy of chunk index (0-based) of object id to out. Returns 0, or
+ * Appends a copy of chunk index (0-based, below the object's chunk_count; an
+ * inline body has none) of object id to out. Returns 0, or
  * STORE_ENOTFOUND when the object was deleted or evicted since the lookup
  * (never while it is pinned): the caller then cuts the response short.
  */

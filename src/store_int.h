@@ -30,7 +30,10 @@
 
 #define STORE_MAGIC		0x53544f52u
 #define STORE_FORMAT		1u	/* the meta "format" value: the layout of all DBs */
-#define STORE_REC_VERSION	1u	/* first byte of objects and variants records */
+#define STORE_OBJREC_VERSION	2u	/* first byte of objects records written (1 is read too) */
+#define STORE_VARREC_VERSION	1u	/* first byte of variants records */
+/* Bodies up to this long are kept in the objects record, not in chunks. */
+#define STORE_INLINE_MAX	4096u
 #define STORE_MAX_VARIANTS	32	/* beyond: the oldest variant of the URL goes */
 #define STORE_OBJREC_HDR	52	/* fixed part of an objects record */
 #define STORE_VARREC_HDR	8	/* fixed part of a variants record */
@@ -93,8 +96,9 @@ struct store_objrec {
 	int64_t		request_time;
 	int64_t		response_time;
 	uint64_t	body_len;
-	uint32_t	chunk_count;
+	uint32_t	chunk_count;	/* 0: the body is inline (version 2) */
 	uint32_t	chunk_size;
+	const uint8_t	*body;		/* the inline body, when chunk_count is 0 */
 	const char	*pk;
 	uint32_t	pk_len;
 	const char	*sk;
@@ -118,7 +122,7 @@ struct store_varrec {
 	size_t			cap;
 };
 
-/* Encodes r (version STORE_REC_VERSION); returns a malloc'd buffer, *len set. */
+/* Encodes r (version STORE_OBJREC_VERSION); returns a malloc'd buffer, *len set. */
 uint8_t *store_objrec_encode(const struct store_objrec *r, size_t *len);
 /* Decodes buf; returns 0, or -1 for an unknown version or a malformed record. */
 int store_objrec_decode(const void *buf, size_t len, struct store_objrec *r);

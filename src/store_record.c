@@ -7,8 +7,8 @@
  * which the read path treats as a miss and the integrity check at open as
  * damage to delete. A change of layout takes a new version number.
  *
- * objects record, version 1 (key: object id, 8 bytes):
- *	 0  u8   version (1)
+ * objects record, version 2 (key: object id, 8 bytes):
+ *	 0  u8   version (2)
  *	 1  u8   reserved (0)
  *	 2  u16  status
  *	 4  u32  flags (the caller's word, stored as given)
@@ -21,7 +21,12 @@
  *	44  u32  secondary key length S
  *	48  u32  header block length H
  *	52  P bytes primary key, S bytes secondary key, H bytes header block
- *	    (raw "Name: value\r\n" lines); nothing after.
+ *	    (raw "Name: value\r\n" lines); then, when the chunk count is 0,
+ *	    the body (body length bytes, at most STORE_INLINE_MAX); nothing
+ *	    after.
+ * Version 1 is version 2 without inline bodies (a chunk count of 0 meant an
+ * empty body); it is still read, so a store written before inline bodies
+ * stays usable.
  *
  * variants record, version 1 (key: hash of the primary key, 8 bytes):
  *	 0  u8   version (1)
@@ -41,10 +46,12 @@
 uint8_t *
 store_objrec_encode(const struct store_objrec *r, size_t *len)
 {
-	size_t n = STORE_OBJREC_HDR + (size_t)r->pk_len + r->sk_len + r->hdr_len;
+	size_t inline_len = r->chunk_count == 0 ? (size_t)r->body_len : 0;
+	size_t n = STORE_OBJREC_HDR + (size_t)r->pk_len + r->sk_len + r->hdr_len + inline_len;
 	uint8_t *b = xmalloc(n);
 
-	b[0] = STORE_REC_VERSION;
+	ASSERT(inline_len <= STORE_INLINE_MAX);
+	b[0] = STORE_OBJREC_VERSION;
 	b[1] = 0;
 	store_put16(b + 2, r->status);
 	store_put32(b + 4, r->flags);
@@ -65,6 +72,9 @@ store_objrec_encode(const struct store_objrec *r, size_t *len)
 	p += r->sk_len;
 	if (r->hdr_len > 0)
 		memcpy(p, r->hdr, r->hdr_len);
+	p += r->hdr_len;
+	if (inline_len > 0)
+		memcpy(p, r->body, inline_len);
 	*len = n;
 	return b;
 }
@@ -73,8 +83,9 @@ int
 store_objrec_decode(const void *buf, size_t len, struct store_objrec *r)
 {
 	const uint8_t *b = buf;
+	uint64_t inline_len;
 
-	if (len < STORE_OBJREC_HDR || b[0] != STORE_REC_VERSION)
+	if (len < STORE_OBJREC_HDR || (b[0] != 1 && b[0] != STORE_OBJREC_VERSION))
 		return -1;
 	r->status = store_get16(b + 2);
 	r->flags = store_get32(b + 4);
@@ -86,15 +97,18 @@ store_objrec_decode(const void *buf, size_t len, struct store_objrec *r)
 	r->pk_len = store_get32(b + 40);
 	r->sk_len = store_get32(b + 44);
 	r->hdr_len = store_get32(b + 48);
-	if ((uint64_t)STORE_OBJREC_HDR + r->pk_len + r->sk_len + r->hdr_len != len)
+	inline_len = b[0] != 1 && r->chunk_count == 0 ? r->body_len : 0;
+	if (inline_len > STORE_INLINE_MAX ||
+	    (uint64_t)STORE_OBJREC_HDR + r->pk_len + r->sk_len + r->hdr_len + inline_len != len)
 		return -1;
 	/* The chunk train must be able to hold exactly body_len bytes. */
-	if (r->chunk_size == 0 || r->body_len > (uint64_t)r->chunk_count * r->chunk_size
+	if (r->chunk_size == 0 || (inline_len == 0 && r->body_len > (uint64_t)r->chunk_count * r->chunk_size)
 	    || (r->chunk_count > 0 && r->body_len <= (uint64_t)(r->chunk_count - 1) * r->chunk_size))
 		return -1;
 	r->pk = (const char *)b + STORE_OBJREC_HDR;
 	r->sk = r->pk + r->pk_len;
 	r->hdr = r->sk + r->sk_len;
+	r->body = inline_len > 0 ? (const uint8_t *)r->hdr + r->hdr_len : NULL;
 	return 0;
 }
 
@@ -107,7 +121,7 @@ store_varrec_encode(const struct store_varrec *r, size_t *len)
 	for (size_t i = 0; i < r->n; i++)
 		n += STORE_VARENT_HDR + r->v[i].sk_len;
 	uint8_t *b = xmalloc(n);
-	b[0] = STORE_REC_VERSION;
+	b[0] = STORE_VARREC_VERSION;
 	b[1] = 0;
 	store_put16(b + 2, (uint16_t)r->n);
 	store_put32(b + 4, r->vary_len);
@@ -151,7 +165,7 @@ store_varrec_decode(const void *buf, size_t len, struct store_varrec *r)
 	const uint8_t *b = buf;
 
 	*r = (struct store_varrec){ 0 };
-	if (len < STORE_VARREC_HDR || b[0] != STORE_REC_VERSION)
+	if (len < STORE_VARREC_HDR || b[0] != STORE_VARREC_VERSION)
 		return -1;
 	size_t n = store_get16(b + 2);
 	r->vary_len = store_get32(b + 4);

@@ -72,7 +72,7 @@ struct scanned {
 	uint64_t	id;
 	uint64_t	pk_hash;
 	uint64_t	charge;
-	uint64_t	body_len;
+	uint64_t	chunked_len;	/* body bytes kept in chunks (0 when inline) */
 	uint64_t	seen_bytes;
 	uint32_t	chunk_count;
 	uint32_t	chunk_size;
@@ -161,7 +161,7 @@ add_scanned(struct store *s, struct scan *sc, const MDB_val *k, size_t rec_len,
 	}
 	sc->v[sc->n] = (struct scanned){ .id = id,
 	    .pk_hash = store_pk_hash(s, r->pk, r->pk_len),
-	    .charge = store_object_charge(s, r, rec_len), .body_len = r->body_len,
+	    .charge = store_object_charge(s, r, rec_len), .chunked_len = r->chunk_count > 0 ? r->body_len : 0,
 	    .chunk_count = r->chunk_count, .chunk_size = r->chunk_size,
 	    .referenced = referenced };
 	if (id > sc->max_id)
@@ -201,7 +201,7 @@ chunk_fits(const struct scanned *o, uint32_t index, size_t len)
 		return false;
 	if (index + 1 < o->chunk_count)
 		return len == o->chunk_size;
-	return len == o->body_len - (uint64_t)index * o->chunk_size;
+	return len == o->chunked_len - (uint64_t)index * o->chunk_size;
 }
 
 /*
@@ -267,7 +267,7 @@ scan_variants(struct store_txn *t, struct scan *sc)
 		for (size_t i = 0; i < vr.n; i++) {
 			struct scanned *o = scanned_find(sc, vr.v[i].id);
 			if (o != NULL && !o->referenced && o->pk_hash == store_get64(k.mv_data)
-			    && o->seen_chunks == o->chunk_count && o->seen_bytes == o->body_len) {
+			    && o->seen_chunks == o->chunk_count && o->seen_bytes == o->chunked_len) {
 				o->referenced = true;
 				store_varrec_add(&keep, vr.v[i].id, vr.v[i].sk, vr.v[i].sk_len);
 			} else {

@@ -132,13 +132,17 @@ lookup(struct store *s, const char *url, const char *sk, struct store_object *ou
 	return store_lookup(s, url, strlen(url), sk_of_arg, (void *)sk, out);
 }
 
-/* Reads every chunk of o and compares with the body of seed; 0, or the error. */
+/* Reads o's body (inline, or every chunk) and compares it with the body of
+ * seed; 0, or the error. */
 static int
 check_body(struct store *s, const struct store_object *o, unsigned seed)
 {
 	struct evbuffer *b = evbuffer_new();
 	int ret = 0;
 
+	ck_assert((o->body != NULL) == (o->chunk_count == 0 && o->body_len > 0));
+	if (o->body != NULL)
+		evbuffer_add(b, o->body, o->body_len);
 	for (uint32_t i = 0; i < o->chunk_count && ret == 0; i++)
 		ret = store_read_chunk(s, o->id, i, b);
 	if (ret == 0) {
@@ -208,13 +212,56 @@ START_TEST(objrec_round_trip_and_versions)
 	ck_assert_int_eq(memcmp(d.pk, "http://a/b", 10), 0);
 	ck_assert_int_eq(memcmp(d.sk, "gzip", 4), 0);
 	ck_assert_int_eq(memcmp(d.hdr, "A: b\r\n", 6), 0);
+	ck_assert_ptr_null(d.body);
 	ck_assert_int_ne(store_objrec_decode(b, len - 1, &d), 0);
-	b[0] = 2;	/* an unknown version is refused */
+	b[0] = 1;	/* version 1 reads the same when no body is inline */
+	ck_assert_int_eq(store_objrec_decode(b, len, &d), 0);
+	ck_assert_uint_eq(d.chunk_count, 5);
+	b[0] = 3;	/* an unknown version is refused */
 	ck_assert_int_ne(store_objrec_decode(b, len, &d), 0);
 	free(b);
 	r.chunk_count = 4;	/* 4 chunks of 64 KiB cannot hold 300000 bytes */
 	b = store_objrec_encode(&r, &len);
 	ck_assert_int_ne(store_objrec_decode(b, len, &d), 0);
+	free(b);
+}
+END_TEST
+
+/* No chunk: the body follows the header block, up to STORE_INLINE_MAX. */
+START_TEST(objrec_inline_body)
+{
+	static const char body[] = "0123456789";
+	struct store_objrec r = { .status = 200, .body_len = 10, .chunk_count = 0,
+	    .chunk_size = 65536, .body = (const uint8_t *)body, .pk = "http://a/b",
+	    .pk_len = 10, .hdr = "A: b\r\n", .hdr_len = 6 }, d;
+	size_t len;
+	uint8_t *b = store_objrec_encode(&r, &len), *big;
+
+	ck_assert_uint_eq(len, STORE_OBJREC_HDR + 16 + 10);
+	ck_assert_int_eq(store_objrec_decode(b, len, &d), 0);
+	ck_assert_uint_eq(d.body_len, 10);
+	ck_assert_uint_eq(d.chunk_count, 0);
+	ck_assert_ptr_nonnull(d.body);
+	ck_assert_int_eq(memcmp(d.body, body, 10), 0);
+	ck_assert_int_eq(memcmp(d.hdr, "A: b\r\n", 6), 0);
+	ck_assert_int_ne(store_objrec_decode(b, len - 1, &d), 0);
+	/* Version 1 had no inline body: no chunk meant no body. */
+	b[0] = 1;
+	ck_assert_int_ne(store_objrec_decode(b, len, &d), 0);
+	free(b);
+
+	/* An inline body longer than STORE_INLINE_MAX is refused, even when the
+	 * lengths add up (a record of a bigger STORE_INLINE_MAX, or damage). */
+	r.body_len = STORE_INLINE_MAX + 1;
+	r.chunk_count = 1;
+	r.body = NULL;
+	b = store_objrec_encode(&r, &len);
+	big = calloc(1, len + STORE_INLINE_MAX + 1);
+	ck_assert_ptr_nonnull(big);
+	memcpy(big, b, len);
+	store_put32(big + 32, 0);
+	ck_assert_int_ne(store_objrec_decode(big, len + STORE_INLINE_MAX + 1, &d), 0);
+	free(big);
 	free(b);
 }
 END_TEST
@@ -372,7 +419,8 @@ START_TEST(round_trip_small_multi_and_empty)
 
 	ck_assert_int_eq(lookup(s, "http://x/small", NULL, &r), 0);
 	ck_assert_uint_eq(r.body_len, 1000);
-	ck_assert_uint_eq(r.chunk_count, 1);
+	ck_assert_uint_eq(r.chunk_count, 0);	/* inline: at most STORE_INLINE_MAX */
+	ck_assert_ptr_nonnull(r.body);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_uint_eq(r.flags, 7);
 	ck_assert_int_eq(r.request_time, 1000);
@@ -384,6 +432,7 @@ START_TEST(round_trip_small_multi_and_empty)
 
 	ck_assert_int_eq(lookup(s, "http://x/multi", NULL, &r), 0);
 	ck_assert_uint_eq(r.chunk_count, 6);
+	ck_assert_ptr_null(r.body);
 	ck_assert_uint_eq(r.chunk_size, 64 * KIB);
 	ck_assert_int_eq(r.status, 203);
 	ck_assert_str_eq(r.headers, multi.headers);
@@ -406,7 +455,7 @@ START_TEST(round_trip_small_multi_and_empty)
 	ck_assert_int_eq(lookup(s, "http://x/none", NULL, &r), STORE_ENOTFOUND);
 	struct store_stats st = stats(s);
 	ck_assert_uint_eq(st.objects, 4);
-	ck_assert_uint_eq(st.chunks, 1 + 6 + 2);
+	ck_assert_uint_eq(st.chunks, 6 + 2);	/* small's body is inline */
 	ck_assert_uint_eq(st.inserts, 4);
 	evbuffer_free(b);
 	store_close(s);
@@ -462,7 +511,7 @@ START_TEST(variants_select_and_replace)
 	ck_assert(!present(s, "http://x/v", "br"));
 	ck_assert(!present(s, "http://x/v", "gzip"));
 	ck_assert_uint_eq(stats(s).objects, 1);
-	ck_assert_uint_eq(stats(s).chunks, 1);
+	ck_assert_uint_eq(stats(s).chunks, 0);	/* lang's 10 bytes are inline */
 	evbuffer_free(b);
 	store_close(s);
 }
@@ -901,7 +950,7 @@ START_TEST(unknown_record_version_dropped_at_open)
 	store_object_free(&r);
 	store_close(s);
 
-	/* Rewrite a's objects record with version 2, behind the store's back. */
+	/* Rewrite a's objects record with version 3, behind the store's back. */
 	char dir[512];
 	MDB_env *env;
 	MDB_txn *txn;
@@ -918,7 +967,7 @@ START_TEST(unknown_record_version_dropped_at_open)
 	ck_assert_int_eq(mdb_get(txn, dbi, &k, &v), 0);
 	uint8_t *rec = malloc(v.mv_size);
 	memcpy(rec, v.mv_data, v.mv_size);
-	rec[0] = 2;
+	rec[0] = 3;
 	v.mv_data = rec;
 	ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
 	ck_assert_int_eq(mdb_txn_commit(txn), 0);
@@ -935,7 +984,7 @@ START_TEST(unknown_record_version_dropped_at_open)
 	ck_assert(!present(s, "http://x/a", NULL));
 	ck_assert(present(s, "http://x/b", NULL));
 	ck_assert_uint_eq(st.objects, 1);
-	ck_assert_uint_eq(st.chunks, 1);
+	ck_assert_uint_eq(st.chunks, 0);	/* b's 10 bytes are inline */
 	store_close(s);
 }
 END_TEST
@@ -1093,12 +1142,13 @@ START_TEST(hits_protect_from_eviction)
 END_TEST
 
 /* RFC 9111 §4.3.4: a 304 updates the stored headers; the body stays. */
+/* RFC 9111 §4.3.4, for a body in chunks (0) and an inline one (1). */
 START_TEST(update_meta_keeps_body)
 {
 	struct store_options o = small_opts();
-	struct store *s = open_store("update", 16 * MIB, &o);
+	struct store *s = open_store(_i == 0 ? "update" : "update_inline", 16 * MIB, &o);
 	struct obj a = { .url = "http://x/u", .sk = "gzip", .vary = "accept-encoding",
-	    .seed = 3, .len = 100 * KIB, .headers = "ETag: \"a\"\r\n" };
+	    .seed = 3, .len = _i == 0 ? 100 * KIB : 3000, .headers = "ETag: \"a\"\r\n" };
 	struct store_object r, r2;
 
 	ck_assert_int_eq(put_object(s, &a, 0), 0);
@@ -1117,6 +1167,7 @@ START_TEST(update_meta_keeps_body)
 	ck_assert_int_eq(r2.request_time, 2000);
 	ck_assert_int_eq(r2.response_time, 2001);
 	ck_assert_str_eq(r2.secondary_key, "gzip");
+	ck_assert_uint_eq(r2.chunk_count, r.chunk_count);
 	ck_assert_int_eq(check_body(s, &r2, 3), 0);
 	store_object_free(&r2);
 	/* An update for an object that is gone is harmless. */
@@ -1150,7 +1201,7 @@ START_TEST(invalidate_every_variant)
 	struct store_stats st = stats(s);
 	ck_assert_uint_eq(st.invalidations, 2);
 	ck_assert_uint_eq(st.objects, 1);
-	ck_assert_uint_eq(st.chunks, 1);
+	ck_assert_uint_eq(st.chunks, 0);	/* j's 10 bytes are inline */
 	ck_assert(present(s, "http://x/j", NULL));
 	ck_assert_int_eq(store_invalidate(s, "http://x/i", 10), 0);
 	ck_assert_int_eq(store_invalidate(s, "http://x/none", 13), 0);
@@ -1263,7 +1314,7 @@ START_TEST(failed_invalidation_is_retried)
 	ck_assert(!pending_file(name));
 	ck_assert_uint_eq(st.invalidations, 2);
 	ck_assert_uint_eq(st.objects, 2);
-	ck_assert_uint_eq(st.chunks, 3);
+	ck_assert_uint_eq(st.chunks, 2);	/* gz2's; j's 10 bytes are inline */
 	ck_assert_int_eq(lookup(s, "http://x/i", "gzip", &r), 0);
 	ck_assert_uint_gt(r.id, id);
 	ck_assert_int_eq(check_body(s, &r, 5), 0);
@@ -1324,7 +1375,7 @@ START_TEST(pending_invalidation_survives_restart)
 	struct store_stats st = stats(s);
 	ck_assert_uint_eq(st.invalidations, 2);
 	ck_assert_uint_eq(st.objects, 1);
-	ck_assert_uint_eq(st.chunks, 1);
+	ck_assert_uint_eq(st.chunks, 0);	/* j's 10 bytes are inline */
 	ck_assert_uint_eq(s->npending, 0);
 	ck_assert(!pending_file(name));
 	assert_invalidated(s);
@@ -1511,6 +1562,7 @@ store_suite(void)
 
 	tcase_add_test(pure, siphash_reference_vector);
 	tcase_add_test(pure, objrec_round_trip_and_versions);
+	tcase_add_test(pure, objrec_inline_body);
 	tcase_add_test(pure, varrec_round_trip_and_versions);
 	tcase_add_test(pure, evict_lru_order);
 	tcase_add_test(pure, evict_sieve_keeps_visited);
@@ -1537,7 +1589,7 @@ store_suite(void)
 	tcase_add_test(lmdb, size_bound_holds);
 	tcase_add_test(lmdb, map_full_is_absorbed);
 	tcase_add_loop_test(lmdb, hits_protect_from_eviction, STORE_EVICT_LRU, STORE_EVICT_S3FIFO + 1);
-	tcase_add_test(lmdb, update_meta_keeps_body);
+	tcase_add_loop_test(lmdb, update_meta_keeps_body, 0, 2);
 	tcase_add_test(lmdb, invalidate_every_variant);
 	tcase_add_loop_test(lmdb, failed_invalidation_is_retried, 0, 2);
 	tcase_add_loop_test(lmdb, pending_invalidation_survives_restart, 0, 2);
