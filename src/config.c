@@ -181,6 +181,9 @@ enum kwtype {
 	X(B_CACHE, "size", T_SIZE, F_NONE, "1g", 64 * 1024, UINT64_MAX,	\
 	    FC(cache_size),						\
 	    "Upper bound on the size of the cache store.")		\
+	X(B_CACHE, "hot-memory", T_SIZE, F_NONE, "64m", 0, 4ULL << 30,	\
+	    FC(cache_hot_memory),					\
+	    "Memory each worker keeps for ready copies of small, often hit responses, answered without reading the store; 0 keeps none.") \
 	X(B_CACHE, "eviction", T_EVICTION, F_NONE, "sieve", 0, 0,	\
 	    FC(cache_eviction),						\
 	    "How the store picks what to evict when it is full: sieve, lru or s3fifo.") \

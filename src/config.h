@@ -96,6 +96,7 @@ struct config {
 	/* cache */
 	char			*cache_dir;
 	uint64_t		cache_size;
+	uint64_t		cache_hot_memory;	/* per worker (hot.h) */
 	char			*cache_eviction;	/* "sieve", "lru" or "s3fifo" */
 	/* Heuristic freshness (RFC 9111 §4.2.2): this fraction (0..1) of
 	 * Date - Last-Modified, capped at cache_heuristic_max_s; 0 disables. */

@@ -1,7 +1,8 @@
 /*
  * hot.c: a worker's table of hot stored responses (see hot.h).
  *
- * Set-associative: HOT_SLOTS slots in sets of HOT_WAYS, the set chosen by a
+ * Set-associative: one slot per KiB of the bound (a power of two, at least
+ * HOT_MIN_SLOTS) in sets of HOT_WAYS, the set chosen by a
  * 64-bit FNV-1a hash of the primary key. Which keys hold a set is decided by
  * admission (hot_admit) and a small frequency score: each hit adds one (up to
  * HOT_SCORE_MAX), each candidate turned away takes one from the set's least
@@ -26,11 +27,11 @@
 #include "http1.h"
 #include "util.h"
 
-#define HOT_SLOTS	16384u
+#define HOT_MIN_SLOTS	64u
+#define HOT_MAX_SLOTS	((size_t)1 << 24)
 #define HOT_WAYS	4u
-#define HOT_SETS	(HOT_SLOTS / HOT_WAYS)
 #define HOT_SCORE_MAX	3u
-#define HOT_DOOR	(4u * HOT_SLOTS)	/* doorkeeper cells */
+#define HOT_DOOR_PER_SLOT 4u		/* doorkeeper cells per slot */
 
 /* A body shared by its entry and the consumers holding it (hot_body_hold). */
 struct body {
@@ -39,7 +40,8 @@ struct body {
 };
 
 struct hot {
-	struct hot_entry	**slot;		/* HOT_SETS sets of HOT_WAYS */
+	struct hot_entry	**slot;		/* nslots / HOT_WAYS sets of HOT_WAYS */
+	size_t			nslots;
 	uint16_t		*door;		/* fingerprints of keys seen */
 	size_t			hand;		/* make_room's clock hand */
 	size_t			count;
@@ -64,7 +66,7 @@ hash_key(const char *p, size_t n)
 static uint16_t *
 door_cell(struct hot *h, uint64_t hash)
 {
-	return &h->door[(hash >> 32) % HOT_DOOR];
+	return &h->door[(hash >> 32) % (h->nslots * HOT_DOOR_PER_SLOT)];
 }
 
 static uint16_t
@@ -76,7 +78,7 @@ fingerprint(uint64_t hash)
 static struct hot_entry **
 set_of(struct hot *h, uint64_t hash)
 {
-	return &h->slot[(hash % HOT_SETS) * HOT_WAYS];
+	return &h->slot[(hash % (h->nslots / HOT_WAYS)) * HOT_WAYS];
 }
 
 /* The slot holding pk's entry, or NULL. */
@@ -134,8 +136,11 @@ hot_new(size_t max_bytes)
 {
 	struct hot *h = xcalloc(1, sizeof(*h));
 
-	h->slot = xcalloc(HOT_SLOTS, sizeof(*h->slot));
-	h->door = xcalloc(HOT_DOOR, sizeof(*h->door));
+	h->nslots = HOT_MIN_SLOTS;
+	while (h->nslots < max_bytes / 1024 && h->nslots < HOT_MAX_SLOTS)
+		h->nslots *= 2;
+	h->slot = xcalloc(h->nslots, sizeof(*h->slot));
+	h->door = xcalloc(h->nslots * HOT_DOOR_PER_SLOT, sizeof(*h->door));
 	h->max_bytes = max_bytes;
 	return h;
 }
@@ -145,7 +150,7 @@ hot_free(struct hot *h)
 {
 	if (h == NULL)
 		return;
-	for (size_t i = 0; i < HOT_SLOTS; i++)
+	for (size_t i = 0; i < h->nslots; i++)
 		if (h->slot[i] != NULL)
 			entry_free(h, h->slot[i]);
 	free(h->slot);
@@ -245,7 +250,7 @@ make_room(struct hot *h, size_t need)
 	while (h->bytes + need > h->max_bytes) {
 		struct hot_entry **sp = &h->slot[h->hand];
 
-		h->hand = (h->hand + 1) % HOT_SLOTS;
+		h->hand = (h->hand + 1) % h->nslots;
 		if (*sp == NULL)
 			continue;
 		if ((*sp)->score > 0) {

@@ -57,7 +57,7 @@ struct hot_entry {
 
 struct hot;
 
-/* A table holding at most max_bytes of entries. */
+/* A table holding at most max_bytes of entries, in one slot per KiB of it. */
 struct hot *hot_new(size_t max_bytes);
 /* Frees the table and every entry. NULL is a no-op. */
 void hot_free(struct hot *h);

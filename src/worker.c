@@ -34,9 +34,6 @@
 #include "util.h"
 #include "worker.h"
 
-/* Per worker: enough for the ~10^4 hottest small objects. */
-#define HOT_TABLE_BYTES	(16u * 1024u * 1024u)
-
 static pthread_mutex_t config_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct config_ref *current_config;
 
@@ -333,7 +330,7 @@ workers_start(unsigned n, char *err, size_t errlen)
 		w->base = new_base();
 		AN(w->base);
 		w->pools = upstream_pools_new(w);
-		w->hot = hot_new(HOT_TABLE_BYTES);
+		w->hot = hot_new(r->cfg->cache_hot_memory);
 		w->stop_ev = event_new(w->base, -1, 0, stop_cb, w);
 		AN(w->stop_ev);
 		w->nlisteners = r->cfg->nlisteners;

@@ -643,5 +643,27 @@ def test_cache_status_key_from_the_table(env):
         f.stop()
 
 
+# hot-memory 0 keeps no copies: every hit comes from the store, and is the
+# same hit.
+def test_hot_memory_zero_keeps_no_copies(env):
+    f = env.new_freshd("nohot", cache={"hot-memory": "0"})
+    try:
+        mark = unique("nohot")
+        target = cacheable(mark, size=700)
+        r = H.get(f.port, target)
+        check(r.status == 200 and r.body == pattern(700), "miss: %r" % r)
+        check(H.wait_cached(f.port, target) is not None, "not stored within 5 s")
+        with f.client() as c:
+            hits = [c.roundtrip("GET", target) for _ in range(5)]
+        for i, h in enumerate(hits):
+            check(h.status == 200 and h.body == pattern(700), "hit %d: %r" % (i, h))
+            check(h.cache_status().get("hit") is not None, "hit %d Cache-Status %r" %
+                  (i, h.header("Cache-Status")))
+            check(not served_hot(h), "hit %d answered by a table of 0 bytes: %r" %
+                  (i, names(h)))
+    finally:
+        f.stop()
+
+
 if __name__ == "__main__":
     H.run(globals(), lambda: H.Env("c_hot"))

@@ -313,12 +313,14 @@ END_TEST
 
 /*
  * A key pushed out of its full set by others (no entry hit, so the oldest
- * goes first): 100,000 keys over 4096 sets of 4 fill every set. The first
- * key then finds nothing, and dropping it leaves every other entry alone.
+ * goes first): a 16 MiB table has 16384 slots (one per KiB), and 100,000
+ * keys over its 4096 sets of 4 fill every set, with far fewer bytes than
+ * the bound. The first key then finds nothing, and dropping it leaves
+ * every other entry alone.
  */
 START_TEST(drop_of_a_key_leaves_the_key_that_took_its_slot)
 {
-	struct hot *h = hot_new((size_t)1 << 30);
+	struct hot *h = hot_new((size_t)16 << 20);
 	struct hot_entry a = entry("http://h/first", "HTTP/1.1 200 OK\r\nX-Key: first", "A", 1,
 	    90, 160);
 	char pk[64], head[64], body[64];
