@@ -36,6 +36,17 @@
 #define INFLIGHT_RETAIN	(1024u * 1024u)
 /* Pieces are gathered into blocks of at least this size. */
 #define BLOCK_MIN	(16u * 1024u)
+/*
+ * While the store's write queue is congested, the origin is read no
+ * further (the object would otherwise be refused by the full queue): the
+ * queue is polled this often, for at most STORE_WAIT_MAX_MS at a time;
+ * past that the disk is taken to be failing to keep up, and the object is
+ * served at the origin's pace without being stored.
+ */
+#define STORE_POLL_MS		2
+#define STORE_WAIT_MAX_MS	2000
+
+static const struct timeval store_poll = { 0, STORE_POLL_MS * 1000 };
 
 /*
  * lag() is asked only while the origin is paused or more than
@@ -116,7 +127,10 @@ struct inflight {
 	struct fetch		*fetch;
 	struct store_write	*sw;
 	struct event		*owner_ev;	/* shared pointer: NULL once the owner side ended */
-	bool			paused;		/* shared */
+	bool			paused;		/* shared: for waiters that lag */
+	bool			store_wait;	/* paused for the store's write queue */
+	struct event		*store_ev;	/* polls the queue while store_wait */
+	struct timespec		store_wait_since;
 	char			*pkey;
 	enum http_method	method;
 	struct fields		req_fields;
@@ -329,6 +343,8 @@ table_remove(struct inflight *inf)
 	inf->joinable = false;
 }
 
+static void store_wait_cb(evutil_socket_t fd, short what, void *arg);
+
 static void
 inflight_free(struct inflight *inf)
 {
@@ -337,6 +353,7 @@ inflight_free(struct inflight *inf)
 	CHECK_OBJ(inf, INFLIGHT_MAGIC);
 	ASSERT(inf->refs == 0);
 	AZ(inf->owner_ev);
+	AZ(inf->store_ev);
 	pthread_mutex_lock(&lock);
 	LIST_REMOVE(inf, all_link);
 	pthread_mutex_unlock(&lock);
@@ -408,6 +425,10 @@ owner_side_end(struct inflight *inf)
 		inf->owner_ev = NULL;
 		worker_fetch_ended(inf->owner);
 	}
+	if (inf->store_ev != NULL) {
+		event_free(inf->store_ev);
+		inf->store_ev = NULL;
+	}
 	inf->fetch = NULL;
 	inf->refs--;
 }
@@ -436,7 +457,7 @@ owner_cb(evutil_socket_t fd, short what, void *arg)
 		free_it = inf->refs == 0;
 	} else if (inf->paused && lag(inf) < INFLIGHT_MAX_LAG / 2) {
 		inf->paused = false;
-		resume = true;
+		resume = !inf->store_wait;
 	}
 	pthread_mutex_unlock(&lock);
 	if (abort_it) {
@@ -530,6 +551,8 @@ inflight_join(const struct inflight_params *p, struct inflight_waiter *wt)
 	}
 	inf->owner_ev = event_new(p->worker->base, -1, 0, owner_cb, inf);
 	AN(inf->owner_ev);
+	inf->store_ev = evtimer_new(p->worker->base, store_wait_cb, inf);
+	AN(inf->store_ev);
 	worker_fetch_started(p->worker);
 	LIST_INSERT_HEAD(&all, inf, all_link);
 	pthread_mutex_unlock(&lock);
@@ -682,6 +705,43 @@ note_not_stored(const char *pkey, int rc)
 	}
 }
 
+static long
+ms_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)(now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+/* Owner thread: the fetch waits for the store's write queue (on_body). */
+static void
+store_wait_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct inflight *inf = arg;
+	bool resume, idle;
+
+	CHECK_OBJ(inf, INFLIGHT_MAGIC);
+	if (inf->sw != NULL && store_write_congested(cache_get()->store)) {
+		if (ms_since(&inf->store_wait_since) < STORE_WAIT_MAX_MS) {
+			AZ(evtimer_add(inf->store_ev, &store_poll));
+			return;
+		}
+		note_not_stored(inf->pkey, STORE_EBUSY);
+		store_write_abort(inf->sw);
+		inf->sw = NULL;
+	}
+	pthread_mutex_lock(&lock);
+	inf->store_wait = false;
+	resume = !inf->paused;
+	idle = TAILQ_EMPTY(&inf->waiters) && inf->sw == NULL && !inf->background;
+	if (idle && inf->owner_ev != NULL)
+		event_active(inf->owner_ev, EV_TIMEOUT, 0);	/* nobody wants it now */
+	pthread_mutex_unlock(&lock);
+	if (resume && inf->fetch != NULL)
+		fetch_resume(inf->fetch);
+}
+
 static void
 on_body(void *arg, struct evbuffer *src, size_t n)
 {
@@ -700,6 +760,12 @@ on_body(void *arg, struct evbuffer *src, size_t n)
 		note_not_stored(inf->pkey, rc);
 		store_write_abort(inf->sw);
 		inf->sw = NULL;
+	}
+	if (inf->sw != NULL && !inf->store_wait && store_write_congested(cache_get()->store)) {
+		inf->store_wait = true;
+		clock_gettime(CLOCK_MONOTONIC, &inf->store_wait_since);
+		AZ(evtimer_add(inf->store_ev, &store_poll));
+		fetch_pause(inf->fetch);
 	}
 	pthread_mutex_lock(&lock);
 	if (inf->nblocks > inf->first &&

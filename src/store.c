@@ -960,6 +960,18 @@ store_release(struct store *s, uint64_t id)
 	AZ(enqueue(s, op, false));
 }
 
+bool
+store_write_congested(struct store *s)
+{
+	CHECK_OBJ(s, STORE_MAGIC);
+	bool congested;
+
+	AZ(pthread_mutex_lock(&s->q_mtx));
+	congested = s->q_bytes > s->queue_max / 2;
+	AZ(pthread_mutex_unlock(&s->q_mtx));
+	return congested;
+}
+
 void
 store_write_abort(struct store_write *w)
 {

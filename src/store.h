@@ -256,6 +256,15 @@ int store_write_finish(struct store_write *w, const struct store_object_meta *me
 void store_write_abort(struct store_write *w);
 
 /*
+ * True while the write queue holds more than half its bound: the disk is
+ * behind the objects being written. A writer fed by a network peer should
+ * then stop reading until it is false again, so that an object arriving
+ * faster than the disk writes is stored rather than refused (appends fail
+ * with STORE_EBUSY only at the full bound). Any thread.
+ */
+bool store_write_congested(struct store *s);
+
+/*
  * Queues a replacement of the status, flags, times and headers of object id,
  * keeping its body and keys (after a 304 from the origin, RFC 9111 §4.3.4;
  * meta's secondary_key and vary are ignored). Returns 0 when queued.

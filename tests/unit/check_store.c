@@ -644,6 +644,47 @@ START_TEST(queue_bound_refuses_and_abandons)
 }
 END_TEST
 
+/*
+ * store_write_congested: false while the queue holds at most half its
+ * bound, true beyond (appends still succeed up to the bound), false again
+ * once the writer drained it; the object written meanwhile is stored.
+ */
+START_TEST(queue_congested_past_half_its_bound)
+{
+	struct store_options o = small_opts();
+	o.queue_bytes = 8 * 64 * KIB;
+	struct store *s = open_store("congested", 16 * MIB, &o);
+	uint8_t *body = make_body(1, 64 * KIB);
+	struct store_object_meta m = { .status = 200 };
+	struct store_object r;
+	MDB_txn *block;
+	int n = 0;
+
+	ck_assert(!store_write_congested(s));
+	ck_assert_int_eq(mdb_txn_begin(s->env, NULL, 0, &block), 0);
+	struct store_write *w = store_write_begin(s, "http://x/c", 10);
+	while (n < 20 && !store_write_congested(s)) {
+		ck_assert_int_eq(store_write_append(w, body, 64 * KIB), 0);
+		n++;
+	}
+	/* More than half of 8 chunks queued (the writer may hold a batch
+	 * taken before it blocked, which no longer counts). */
+	ck_assert_int_ge(n, 5);
+	ck_assert_int_lt(n, 20);
+	ck_assert_int_eq(store_write_append(w, body, 64 * KIB), 0);
+	ck_assert(store_write_congested(s));
+	mdb_txn_abort(block);
+	ck_assert_int_eq(store_write_finish(w, &m), 0);
+	store_sync(s);
+	ck_assert(!store_write_congested(s));
+	ck_assert_int_eq(lookup(s, "http://x/c", NULL, &r), 0);
+	ck_assert_uint_eq(r.body_len, (uint64_t)(n + 1) * 64 * KIB);
+	store_object_free(&r);
+	free(body);
+	store_close(s);
+}
+END_TEST
+
 START_TEST(persists_across_reopen)
 {
 	struct store_options o = small_opts();
@@ -1578,6 +1619,7 @@ store_suite(void)
 	tcase_add_test(lmdb, visible_only_when_complete);
 	tcase_add_test(lmdb, too_big_is_refused);
 	tcase_add_test(lmdb, queue_bound_refuses_and_abandons);
+	tcase_add_test(lmdb, queue_congested_past_half_its_bound);
 	tcase_add_test(lmdb, persists_across_reopen);
 	tcase_add_test(lmdb, second_open_refused);
 	tcase_add_test(lmdb, crash_leaves_no_trace);
