@@ -26,8 +26,16 @@
  * Reading is disabled while a request runs and its body (if any) is fully
  * read, so pipelined requests stay in the kernel until their turn and a
  * client cannot make us buffer without bound.
+ *
+ * Input: the socket is read here (read_ev, read_ready), into the
+ * bufferevent's input buffer, and not by the bufferevent itself: libevent
+ * asks the kernel how much is readable (ioctl FIONREAD) before every read,
+ * a syscall per request that a 1 KiB hit does not need (6% of the CPU of a
+ * hit). read_ready reports EOF, errors and the read timeout to eventcb as
+ * the bufferevent would have, reading stopped first.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -56,6 +64,8 @@
 #define LINGER_MS		2000u
 #define LINGER_TICK_MS		200u
 
+#define CLIENT_READ_MAX		(16u * 1024u)	/* libevent's own default */
+
 static void parse_head(struct client *c);
 static void pump_body(struct client *c);
 static void writecb(struct bufferevent *bev, void *arg);
@@ -83,6 +93,7 @@ client_free(struct client *c)
 		req_client_gone(c->req);
 	ASSERT(c->req == NULL);
 	w = c->worker;
+	event_free(c->read_ev);
 	event_free(c->timer);
 	event_free(c->next_ev);
 	event_free(c->flush_ev);
@@ -91,6 +102,30 @@ client_free(struct client *c)
 	worker_config_release(c->cfg);
 	worker_client_closed(w, c);
 	FREE_OBJ(c);
+}
+
+static void
+read_on(struct client *c)
+{
+	AZ(event_add(c->read_ev, c->read_tv_set ? &c->read_tv : NULL));
+}
+
+static void
+read_off(struct client *c)
+{
+	AZ(event_del(c->read_ev));
+}
+
+/* The read timeout (read_ev's; NULL: none) and the bufferevent's write one. */
+static void
+set_timeouts(struct client *c, const struct timeval *rtv, const struct timeval *wtv)
+{
+	c->read_tv_set = rtv != NULL;
+	if (rtv != NULL)
+		c->read_tv = *rtv;
+	if (event_pending(c->read_ev, EV_READ, NULL))
+		read_on(c);
+	AZ(bufferevent_set_timeouts(c->bev, NULL, wtv));
 }
 
 static void
@@ -110,8 +145,8 @@ linger(struct client *c)
 	c->linger_ticks = 0;
 	if (fd >= 0)
 		shutdown(fd, SHUT_WR);
-	bufferevent_set_timeouts(c->bev, NULL, NULL);
-	bufferevent_enable(c->bev, EV_READ);
+	set_timeouts(c, NULL, NULL);
+	read_on(c);
 	arm_timer(c, LINGER_TICK_MS);
 }
 
@@ -192,10 +227,10 @@ start_closing(struct client *c)
 	evtimer_del(c->timer);
 	/* Keep reading (and discarding) so unread request bytes do not turn
 	 * our close into a reset that destroys the response in flight. */
-	bufferevent_enable(c->bev, EV_READ);
+	read_on(c);
 	{
 		struct timeval tv = ms_tv(cfg(c)->send_timeout_ms);
-		bufferevent_set_timeouts(c->bev, NULL, &tv);
+		set_timeouts(c, NULL, &tv);
 	}
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 	if (pending_output(c) == 0)
@@ -221,10 +256,10 @@ enter_head(struct client *c)
 	if (c->body_timeout) {
 		struct timeval wtv = ms_tv(cfg(c)->send_timeout_ms);
 
-		bufferevent_set_timeouts(c->bev, NULL, &wtv);
+		set_timeouts(c, NULL, &wtv);
 		c->body_timeout = false;
 	}
-	bufferevent_enable(c->bev, EV_READ);
+	read_on(c);
 	/* A new connection has header-timeout for its whole first head (not
 	 * re-armed at its first byte). */
 	if (c->requests == 0) {
@@ -247,7 +282,7 @@ next_request(struct client *c)
 {
 	if (pending_output(c) > CLIENT_HIGH_MARK) {
 		c->output_wait = true;
-		bufferevent_disable(c->bev, EV_READ);
+		read_off(c);
 		return;
 	}
 	parse_head(c);
@@ -337,7 +372,7 @@ readcb(struct bufferevent *bev, void *arg)
 		if (!c->body_done)
 			pump_body(c);
 		else
-			bufferevent_disable(bev, EV_READ);
+			read_off(c);
 		break;
 	case CLIENT_CLOSING:
 	case CLIENT_LINGER:
@@ -364,7 +399,7 @@ writecb(struct bufferevent *bev, void *arg)
 	case CLIENT_HEAD:
 		if (c->output_wait && pending_output(c) <= CLIENT_LOW_MARK) {
 			c->output_wait = false;
-			bufferevent_enable(c->bev, EV_READ);
+			read_on(c);
 			parse_head(c);
 		}
 		break;
@@ -382,7 +417,7 @@ eventcb(struct bufferevent *bev, short what, void *arg)
 	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING) &&
 	    c->state == CLIENT_CLOSING) {
 		/* The client half-closed; keep flushing our response. */
-		bufferevent_disable(bev, EV_READ);
+		read_off(c);
 		return;
 	}
 	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING) &&
@@ -390,14 +425,14 @@ eventcb(struct bufferevent *bev, short what, void *arg)
 		/* The client half-closed after its last request: finish sending
 		 * the response, then close. */
 		start_closing(c);
-		bufferevent_disable(bev, EV_READ);
+		read_off(c);
 		return;
 	}
 	if ((what & BEV_EVENT_EOF) && c->state == CLIENT_REQUEST && c->body_done &&
 	    (what & BEV_EVENT_READING)) {
 		/* Half-close after a complete request: answer, then close. */
 		c->close_after = true;
-		bufferevent_disable(bev, EV_READ);
+		read_off(c);
 		return;
 	}
 	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
@@ -410,6 +445,41 @@ eventcb(struct bufferevent *bev, short what, void *arg)
 		log_debug("client %s: %s", c->addr,
 		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 	client_free(c);
+}
+
+/* read_ev: the socket is readable, or the read timeout expired. */
+static void
+read_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+	char buf[CLIENT_READ_MAX];
+	ssize_t n;
+
+	CHECK_OBJ(c, CLIENT_MAGIC);
+	if (what & EV_TIMEOUT) {
+		read_off(c);
+		eventcb(c->bev, BEV_EVENT_READING | BEV_EVENT_TIMEOUT, c);
+		return;
+	}
+	n = recv(fd, buf, sizeof(buf), 0);
+	if (n > 0) {
+		struct evbuffer *in = bufferevent_get_input(c->bev);
+
+		/* The bufferevent keeps its input's end frozen but to itself. */
+		AZ(evbuffer_unfreeze(in, 0));
+		AZ(evbuffer_add(in, buf, (size_t)n));
+		AZ(evbuffer_freeze(in, 0));
+		readcb(c->bev, c);
+	} else if (n == 0) {
+		read_off(c);
+		eventcb(c->bev, BEV_EVENT_READING | BEV_EVENT_EOF, c);
+	} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+		int err = errno;
+
+		read_off(c);
+		errno = err;
+		eventcb(c->bev, BEV_EVENT_READING | BEV_EVENT_ERROR, c);
+	}
 }
 
 static void
@@ -435,14 +505,14 @@ start_request(struct client *c, struct http_request *hr)
 	if (!c->body_done) {
 		struct timeval wtv = ms_tv(cfg(c)->send_timeout_ms);
 
-		bufferevent_set_timeouts(c->bev, &tv, &wtv);
+		set_timeouts(c, &tv, &wtv);
 		c->body_timeout = true;
 	}
 	req_start(c, hr);
 	/* Reading stops only when the request outlives this callback: a hit
 	 * is answered by now, and toggling read interest costs a syscall. */
 	if (c->state == CLIENT_REQUEST && c->body_done)
-		bufferevent_disable(c->bev, EV_READ);
+		read_off(c);
 	if (c->state == CLIENT_REQUEST && c->req != NULL && !c->body_done)
 		pump_body(c);
 }
@@ -494,7 +564,7 @@ static void
 body_finished(struct client *c)
 {
 	c->body_done = true;
-	bufferevent_disable(c->bev, EV_READ);
+	read_off(c);
 	req_body_end(c->req);
 }
 
@@ -572,6 +642,8 @@ client_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa, i
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	AN(c->bev);
+	c->read_ev = event_new(w->base, fd, EV_READ | EV_PERSIST, read_ready, c);
+	AN(c->read_ev);
 	/* libevent writes at most 16 KiB per writable event by default: one
 	 * loop pass per 16 KiB of a large hit. */
 	AZ(bufferevent_set_max_single_write(c->bev, CLIENT_MAX_WRITE));
@@ -590,7 +662,7 @@ client_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa, i
 	bufferevent_setcb(c->bev, readcb, writecb, eventcb, c);
 	{
 		struct timeval wtv = ms_tv(cfg(c)->send_timeout_ms);
-		bufferevent_set_timeouts(c->bev, NULL, &wtv);
+		set_timeouts(c, NULL, &wtv);
 	}
 	enter_head(c);
 }
@@ -620,7 +692,7 @@ client_body_pause(struct client *c)
 	if (c->body_done || c->body_paused)
 		return;
 	c->body_paused = true;
-	bufferevent_disable(c->bev, EV_READ);
+	read_off(c);
 }
 
 void
@@ -632,7 +704,7 @@ client_body_resume(struct client *c)
 	c->body_paused = false;
 	if (c->body_done || c->state != CLIENT_REQUEST)
 		return;
-	bufferevent_enable(c->bev, EV_READ);
+	read_on(c);
 	pump_body(c);
 }
 

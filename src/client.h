@@ -43,7 +43,10 @@ struct client {
 	unsigned		magic;
 	enum client_state	state;
 	struct worker		*worker;
-	struct bufferevent	*bev;
+	struct bufferevent	*bev;		/* output, write timeout, input buffer */
+	struct event		*read_ev;	/* reads the socket into bev's input */
+	struct timeval		read_tv;	/* read_ev's timeout, when read_tv_set */
+	bool			read_tv_set;
 	struct config_ref	*cfg;
 	char			addr[64];	/* peer address, for logs and X-Forwarded-For */
 	struct req		*req;
