@@ -155,13 +155,27 @@ store_tx_put(struct store_txn *t, MDB_dbi dbi, const void *key, size_t klen,
     const void *data, size_t len)
 {
 	MDB_val k = { klen, (void *)key }, v = { len, (void *)data }, old;
+	unsigned flags = 0;
 	int ret, rc;
 
 	if ((ret = store_tx_get(t, dbi, key, klen, &old)) == 0)
 		store_account(t, dbi, klen, old.mv_size, -1);
 	else if (ret != STORE_ENOTFOUND)
 		return;
-	if ((rc = mdb_put(t->txn, dbi, &k, &v, 0)) != 0) {
+	/*
+	 * Object ids only grow, so a new object or chunk key is nearly always
+	 * the largest. A page that an ordinary put splits keeps half its
+	 * entries and never gets more (later keys are larger); an append
+	 * leaves it full. With 1 KiB bodies that halves the pages the objects
+	 * use. A key that is not the largest (objects finished out of order)
+	 * is refused with MDB_KEYEXIST and put the ordinary way.
+	 */
+	if (ret == STORE_ENOTFOUND && (dbi == t->s->dbi_objects || dbi == t->s->dbi_chunks))
+		flags = MDB_APPEND;
+	rc = mdb_put(t->txn, dbi, &k, &v, flags);
+	if (rc == MDB_KEYEXIST && flags != 0)
+		rc = mdb_put(t->txn, dbi, &k, &v, 0);
+	if (rc != 0) {
 		store_tx_fail(t, rc);
 		return;
 	}
