@@ -104,16 +104,27 @@ client_free(struct client *c)
 	FREE_OBJ(c);
 }
 
+/* event_add without a timeout keeps one set before: hence read_timer_armed. */
 static void
 read_on(struct client *c)
 {
-	AZ(event_add(c->read_ev, c->read_tv_set ? &c->read_tv : NULL));
+	if (c->read_tv_set) {
+		AZ(event_add(c->read_ev, &c->read_tv));
+		c->read_timer_armed = true;
+		return;
+	}
+	AZ(event_add(c->read_ev, NULL));
+	if (c->read_timer_armed) {
+		AZ(event_remove_timer(c->read_ev));
+		c->read_timer_armed = false;
+	}
 }
 
 static void
 read_off(struct client *c)
 {
 	AZ(event_del(c->read_ev));
+	c->read_timer_armed = false;
 }
 
 /* The read timeout (read_ev's; NULL: none) and the bufferevent's write one. */
@@ -225,13 +236,16 @@ start_closing(struct client *c)
 {
 	c->state = CLIENT_CLOSING;
 	evtimer_del(c->timer);
-	/* Keep reading (and discarding) so unread request bytes do not turn
-	 * our close into a reset that destroys the response in flight. */
-	read_on(c);
+	/* From now on only the write timeout: a request body's read timeout
+	 * must not close the connection while the response still goes out. */
 	{
 		struct timeval tv = ms_tv(cfg(c)->send_timeout_ms);
 		set_timeouts(c, NULL, &tv);
+		c->body_timeout = false;
 	}
+	/* Keep reading (and discarding) so unread request bytes do not turn
+	 * our close into a reset that destroys the response in flight. */
+	read_on(c);
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 	if (pending_output(c) == 0)
 		linger(c);

@@ -47,6 +47,7 @@ struct client {
 	struct event		*read_ev;	/* reads the socket into bev's input */
 	struct timeval		read_tv;	/* read_ev's timeout, when read_tv_set */
 	bool			read_tv_set;
+	bool			read_timer_armed;	/* read_ev was added with read_tv */
 	struct config_ref	*cfg;
 	char			addr[64];	/* peer address, for logs and X-Forwarded-For */
 	struct req		*req;

@@ -805,17 +805,25 @@ serve_stored(struct req *r)
 	 * stored, or gets the 504 of only-if-cached (RFC 9111 §5.2.1.7). When
 	 * slow readers already pin half the store, the body goes unpinned:
 	 * evicted meanwhile, it is cut short (the client can tell). An inline
-	 * body came whole with the lookup: nothing to keep.
+	 * body came whole with the lookup: nothing to keep, but after a
+	 * revalidation it is sent only if the object is still stored.
 	 */
-	if (r->hr.method != HTTP_M_HEAD && r->obj.body_len > 0 && r->obj.body == NULL) {
+	if (r->hr.method != HTTP_M_HEAD && r->obj.body_len > 0 &&
+	    (r->obj.body == NULL || r->revalidating)) {
 		struct policy_request_cc rcc;
-		int pin = store_pin(cache_get()->store, r->obj.id, r->obj.body_len);
+		int pin;
 
+		if (r->obj.body != NULL)
+			pin = store_touch(cache_get()->store, r->obj.id) ? STORE_EBUSY :
+			    STORE_ENOTFOUND;
+		else
+			pin = store_pin(cache_get()->store, r->obj.id, r->obj.body_len);
 		if (pin == 0) {
 			r->pinned = true;
 		} else if (pin == STORE_EBUSY) {
-			log_info("%s: pinned objects fill half the store; sending "
-			    "object %llu unpinned", r->pkey, (unsigned long long)r->obj.id);
+			if (r->obj.body == NULL)
+				log_info("%s: pinned objects fill half the store; sending "
+				    "object %llu unpinned", r->pkey, (unsigned long long)r->obj.id);
 		} else if (r->relookups < RELOOKUP_TRIES && !r->waiting && !r->revalidating) {
 			/*
 			 * Most often the object is being replaced (a refresh

@@ -121,10 +121,16 @@ def test_slow_hit_reader_bounded_memory(env):
 # A revalidation answered 304 after the stored object was invalidated
 # meanwhile (RFC 9111 §4.4 by a POST whose Content-Location names it): the
 # object can no longer be pinned for delivery, so the request is forwarded
-# rather than answered with an empty or cut body.
+# rather than answered with an empty or cut body. An inline body (4 KiB or
+# less, which came whole with the lookup) is not sent either: the object is
+# no longer stored.
 def test_revalidated_but_invalidated_meanwhile(env):
+    for size in (300000, 1000):
+        revalidated_but_invalidated(env, size)
+
+
+def revalidated_but_invalidated(env, size):
     mark = unique("rv")
-    size = 300000
     path = "/rv/%s" % mark
     target = path + "?" + qs(size=size, m=mark, etag="v1", hdr="Cache-Control: max-age=1")
     r = H.get(env.freshd.port, target)
@@ -148,8 +154,11 @@ def test_revalidated_but_invalidated_meanwhile(env):
     env.origin.rule(path + "?", "")
     r = out["r"]
     check(r.status == 200 and r.complete and r.body == pattern(size),
-          "status %d, %d bytes, complete=%s, Cache-Status %r" %
-          (r.status, len(r.body or b""), r.complete, r.header("Cache-Status")))
+          "%d bytes: status %d, %d bytes, complete=%s, Cache-Status %r" %
+          (size, r.status, len(r.body or b""), r.complete, r.header("Cache-Status")))
+    check(r.cache_status().get("fwd") == "miss",
+          "%d bytes: Cache-Status %r, want the request forwarded (fwd=miss)" %
+          (size, r.header("Cache-Status")))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@ bug: a close-delimited body cut by a reset stored as complete, the config
 freed under a background refresh by a reload, a request queued behind
 pool-max waiting forever, the first-byte timeout cutting a slow upload, a
 stored 204 served with Content-Length, a client's half-close truncating its
-response, a 304 turning a stored 404 into a 200, and responses without Date.
+response, a 304 turning a stored 404 into a 200, responses without Date,
+and a request body's read timeout left armed after its response.
 
 Each test sets up the situation that went wrong and checks the outcome the
 fix guarantees, so it fails on the code before the fix. The reload test (a
@@ -18,6 +19,7 @@ that need another backend or a process of their own start one and stop it.
 import email.utils
 import signal
 import socket
+import threading
 import time
 
 import harness as H
@@ -432,6 +434,71 @@ def test_pipelined_hits_without_reading_bounded_memory(env):
            (sent // len(one), grew))
     check(grew < 16 * 1024, "freshd RSS grew by %d KiB while a client pipelined %d "
           "requests without reading" % (grew, sent // len(one)))
+
+
+# A response that ends before its request body (the origin answered at
+# once; the client sent 10 of 1000 bytes) hands the connection to the
+# closing and lingering states, where only send-timeout and the linger
+# period count. The request body's read timeout (idle-timeout, 1 s here)
+# must not stay armed: it closed the socket at 1 s, cutting the output
+# still queued, and the linger short (here: a client byte sent 1.5 s after
+# the response gets a reset instead of being discarded).
+def test_request_body_timeout_not_left_armed_after_response(env):
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(4)
+    held = []
+
+    def origin():
+        try:
+            c, _ = ls.accept()
+        except OSError:
+            return
+        held.append(c)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            d = c.recv(65536)
+            if not d:
+                return
+            data += d
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nCache-Control: no-store\r\n\r\nearly")
+
+    t = threading.Thread(target=origin, daemon=True)
+    t.start()
+    f = env.new_freshd("early", backend_port=ls.getsockname()[1],
+                       limits={"idle-timeout": "1s", "send-timeout": "30s"})
+    s = socket.create_connection(("127.0.0.1", f.port))
+    try:
+        s.settimeout(5)
+        s.sendall(b"POST /early HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" +
+                  b"a" * 10)
+        got = b""
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            got += d
+        check(got.startswith(b"HTTP/1.1 200") and got.endswith(b"\r\n\r\nearly"),
+              "response %r" % got[:200])
+        time.sleep(1.5)
+        # A closed socket answers the first bytes with a reset, which fails
+        # the second send (a receive would only see the FIN, read before).
+        try:
+            s.sendall(b"b" * 10)
+            time.sleep(0.2)
+            s.sendall(b"c" * 10)
+            reset = False
+        except (ConnectionResetError, BrokenPipeError):
+            reset = True
+        check(not reset, "1.5 s after the response (linger 2 s), client bytes got a "
+              "reset: the request body's read timeout closed the connection")
+    finally:
+        s.close()
+        ls.close()
+        for c in held:
+            c.close()
+        f.stop()
 
 
 def setup():
