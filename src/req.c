@@ -813,17 +813,16 @@ serve_stored(struct req *r)
 		struct policy_request_cc rcc;
 		int pin;
 
+		/* An inline body needs no pin, only the object's presence. */
 		if (r->obj.body != NULL)
-			pin = store_touch(cache_get()->store, r->obj.id) ? STORE_EBUSY :
-			    STORE_ENOTFOUND;
+			pin = store_touch(cache_get()->store, r->obj.id) ? 0 : STORE_ENOTFOUND;
 		else
 			pin = store_pin(cache_get()->store, r->obj.id, r->obj.body_len);
 		if (pin == 0) {
-			r->pinned = true;
+			r->pinned = r->obj.body == NULL;
 		} else if (pin == STORE_EBUSY) {
-			if (r->obj.body == NULL)
-				log_info("%s: pinned objects fill half the store; sending "
-				    "object %llu unpinned", r->pkey, (unsigned long long)r->obj.id);
+			log_info("%s: pinned objects fill half the store; sending "
+			    "object %llu unpinned", r->pkey, (unsigned long long)r->obj.id);
 		} else if (r->relookups < RELOOKUP_TRIES && !r->waiting && !r->revalidating) {
 			/*
 			 * Most often the object is being replaced (a refresh
