@@ -19,9 +19,10 @@
  * current callback is over, still in the same loop pass: when the
  * bufferevent has nothing queued, the staged bytes are written to the
  * socket at once, and only what the kernel does not take is handed to the
- * bufferevent (copied, when client_output_pin says it references memory
- * that must not be held). A keep-alive hit thus costs one writev and no write-interest
- * change (epoll_ctl) at all, and its head and body leave in one segment.
+ * bufferevent (held only briefly when client_output_pin says it references
+ * store memory: hold_refs). A keep-alive hit thus costs one writev and no
+ * write-interest change (epoll_ctl) at all, and its head and body leave in
+ * one segment.
  *
  * Reading is disabled while a request runs and its body (if any) is fully
  * read, so pipelined requests stay in the kernel until their turn and a
@@ -65,6 +66,7 @@
 #define LINGER_TICK_MS		200u
 
 #define CLIENT_READ_MAX		(16u * 1024u)	/* libevent's own default */
+#define CLIENT_REF_HOLD_MS	20u	/* hold_refs */
 
 static void parse_head(struct client *c);
 static void pump_body(struct client *c);
@@ -97,6 +99,8 @@ client_free(struct client *c)
 	event_free(c->timer);
 	event_free(c->next_ev);
 	event_free(c->flush_ev);
+	if (c->ref_ev != NULL)
+		event_free(c->ref_ev);
 	evbuffer_free(c->out);
 	bufferevent_free(c->bev);
 	worker_config_release(c->cfg);
@@ -170,6 +174,66 @@ pending_output(const struct client *c)
 }
 
 /*
+ * Replaces the contents of the bufferevent's output by a copy of them, so
+ * that none of its chains references store memory any more. The output's
+ * start is frozen (only the bufferevent drains it), hence the unfreeze.
+ */
+static void
+copy_queued(struct client *c)
+{
+	struct evbuffer *queued = bufferevent_get_output(c->bev);
+	struct evbuffer *held = evbuffer_new();
+
+	AN(held);
+	AZ(evbuffer_unfreeze(queued, 1));
+	AZ(evbuffer_add_buffer(held, queued));
+	AZ(evbuffer_freeze(queued, 1));
+	while (evbuffer_get_length(held) > 0) {
+		struct evbuffer_iovec v;
+
+		AN(evbuffer_peek(held, -1, NULL, &v, 1));
+		AZ(evbuffer_add(queued, v.iov_base, v.iov_len));
+		AZ(evbuffer_drain(held, v.iov_len));
+	}
+	evbuffer_free(held);
+}
+
+static void
+ref_hold_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+
+	(void)fd;
+	(void)what;
+	CHECK_OBJ(c, CLIENT_MAGIC);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+		copy_queued(c);
+}
+
+/*
+ * The staged store references that the socket did not take go to the
+ * bufferevent as they are, for at most CLIENT_REF_HOLD_MS: each holds an
+ * LMDB read transaction, which must not last (a stalled client would keep
+ * a reader slot and the pages freed since from reuse), but copying them at
+ * once costs more than the copy into the kernel itself (the copies land
+ * in memory that is cold by the time the socket takes them). The hold
+ * runs from when the queue was last empty: a queue that drains in time
+ * sends every reference uncopied; one that does not is copied whole.
+ */
+static void
+hold_refs(struct client *c, bool queue_was_empty)
+{
+	struct timeval tv = ms_tv(CLIENT_REF_HOLD_MS);
+
+	if (c->ref_ev == NULL) {
+		c->ref_ev = evtimer_new(c->worker->base, ref_hold_cb, c);
+		AN(c->ref_ev);
+	}
+	if (queue_was_empty || !evtimer_pending(c->ref_ev, NULL))
+		AZ(evtimer_add(c->ref_ev, &tv));
+}
+
+/*
  * Sends the staged bytes: straight to the socket when the bufferevent has
  * nothing queued (order is kept), the rest through the bufferevent, whose
  * write event, timeout and error reporting take over from there.
@@ -179,18 +243,14 @@ flush_staged(struct client *c)
 {
 	struct evbuffer *queued = bufferevent_get_output(c->bev);
 	evutil_socket_t fd = bufferevent_getfd(c->bev);
+	bool was_empty = evbuffer_get_length(queued) == 0;
 
 	if (evbuffer_get_length(c->out) == 0)
 		return;
-	if (evbuffer_get_length(queued) == 0 && fd >= 0)
+	if (was_empty && fd >= 0)
 		(void)evbuffer_write(c->out, fd);
-	while (c->out_pinned && evbuffer_get_length(c->out) > 0) {
-		struct evbuffer_iovec v;
-
-		AN(evbuffer_peek(c->out, -1, NULL, &v, 1));
-		AZ(evbuffer_add(queued, v.iov_base, v.iov_len));
-		AZ(evbuffer_drain(c->out, v.iov_len));
-	}
+	if (c->out_pinned && evbuffer_get_length(c->out) > 0)
+		hold_refs(c, was_empty);
 	c->out_pinned = false;
 	if (evbuffer_get_length(c->out) > 0)
 		AZ(evbuffer_add_buffer(queued, c->out));

@@ -72,6 +72,7 @@ struct client {
 	struct event		*flush_ev;	/* send what is staged in out */
 	struct evbuffer		*out;		/* staged response bytes (client.c) */
 	bool			out_pinned;	/* client_output_pin */
+	struct event		*ref_ev;	/* hold_refs' timer; made on first use */
 	bool			output_wait;	/* HEAD: next request waits for the output to drain */
 	LIST_ENTRY(client)	link;
 };
@@ -87,9 +88,9 @@ void client_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *
 struct evbuffer *client_output(struct client *c);
 /*
  * Says that what the request just staged references memory that must be
- * let go by the end of the current callback (store chunks referenced in
- * the store's map): what the socket does not take at once is then copied
- * rather than queued by reference.
+ * let go soon (store chunks referenced in the store's map, each holding a
+ * read transaction): what the socket does not take at once is queued by
+ * reference for a few milliseconds, and copied if still queued then.
  */
 void client_output_pin(struct client *c);
 /* True when the output backlog is above the high mark (pause the origin). */

@@ -68,7 +68,7 @@
 #define MIN_CHUNK		512
 #define MAX_CHUNK		(64 * MIB)
 #define MIN_BOUND		MIB
-#define DEFAULT_READERS		126
+#define DEFAULT_READERS		1022
 #define PINS_MIN		64	/* initial pin table slots */
 
 struct store_write {

@@ -47,7 +47,7 @@ struct store_options {
 	uint64_t	map_slack;
 	/* Largest body stored; default bound/2. */
 	uint64_t	max_object;
-	unsigned	max_readers;	/* LMDB reader slots; default 126 */
+	unsigned	max_readers;	/* LMDB reader slots; default 1022 */
 	enum store_evict_policy policy;	/* default: STORE_EVICT_DEFAULT (SIEVE) */
 	bool		nosync;		/* MDB_NOSYNC: no fsync at all (tests, benchmarks) */
 	/*

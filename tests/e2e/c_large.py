@@ -1,7 +1,7 @@
 """c_large: large hits, which freshd sends by reference from the store's map
 (store_read_chunk_ref) while a read transaction keeps the pages valid, and
-copies when the client's socket does not take them at once (client.c), so
-that no slow reader holds an LMDB snapshot open.
+copies what the client's socket has not taken within a few milliseconds
+(client.c, hold_refs), so that no slow reader holds an LMDB snapshot open.
 
 What must hold: every byte of every hit is right, whatever mix of fast and
 slow readers; slow readers of stored objects do not keep the store from
@@ -11,6 +11,7 @@ reader of a hit does not make freshd buffer the object.
 """
 
 import socket
+import subprocess
 import threading
 import time
 
@@ -116,6 +117,43 @@ def test_slow_hit_reader_bounded_memory(env):
     peak = max(samples)
     H.info("freshd VmRSS %d KiB before, %d KiB max during a slow 24 MiB hit" % (base, peak))
     check(peak - base < 8 * 1024, "RSS grew by %d KiB during one slow hit" % (peak - base))
+
+
+def readers_in_transactions(env):
+    """The store's LMDB readers that hold a snapshot (mdb_stat -r lists
+    every reader slot; a reset, pooled transaction shows txnid "-"). Its
+    exit status is not a verdict: mdb_stat -r exits 1 after listing."""
+    out = subprocess.run(["mdb_stat", "-r", env.freshd.cache_dir()],
+                         capture_output=True, text=True).stdout
+    check("Reader Table Status" in out, "mdb_stat -r: %r" % out)
+    held = []
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) == 3 and f[0].isdigit() and f[2] != "-":
+            held.append(line.strip())
+    return held
+
+
+# A client that stops reading a large hit: the chunks its socket did not
+# take are held by reference (an LMDB read transaction each) only briefly,
+# then copied, so after a moment no snapshot is held; when the client reads
+# again, every byte is right.
+def test_stalled_reader_holds_no_snapshot(env):
+    mark = unique("stall")
+    size = 8 * MiB
+    target = big(mark, size)
+    store(env, target)
+    with env.client(timeout=30) as c:
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        c.request("GET", target)
+        time.sleep(0.5)
+        held = readers_in_transactions(env)
+        check(not held, "a stalled reader holds LMDB snapshots: %r" % held)
+        r = c.read_head()
+        check(r.status == 200 and "hit" in (r.cache_status() or {}), "%r" % r)
+        got = b"".join(c.body_pieces(r, 1 << 20))
+        check(r.complete and got == pattern(size),
+              "%d of %d bytes, complete=%s" % (len(got), size, r.complete))
 
 
 # A revalidation answered 304 after the stored object was invalidated
