@@ -223,6 +223,21 @@ fields_copy(struct fields *dst, const struct fields *src)
 	dst->n = src->n;
 }
 
+void
+fields_view(struct fields *dst, const struct fields *src)
+{
+	fields_init(dst);
+	if (src->n == 0)
+		return;
+	dst->cap = src->n;
+	dst->v = xmalloc(dst->cap * sizeof(*dst->v));
+	for (size_t i = 0; i < src->n; i++) {
+		dst->v[i] = src->v[i];
+		dst->v[i].owned = false;
+	}
+	dst->n = src->n;
+}
+
 /* Hot: every field lookup. The first byte rejects most names cheaply. */
 static inline bool
 name_is(const struct field *fl, const char *name)

@@ -35,6 +35,13 @@ void fields_init(struct fields *f);
 void fields_free(struct fields *f);
 /* Deep copy of src into dst (dst is initialised by the call). */
 void fields_copy(struct fields *dst, const struct fields *src);
+/*
+ * A view of src in dst (initialised by the call): its own array of fields
+ * that reference src's names and values, so removing from it copies no
+ * string. Valid while src's strings are; fields_free(dst) frees only the
+ * array and what was added to dst since.
+ */
+void fields_view(struct fields *dst, const struct fields *src);
 
 /* Appends a copy of name/value. */
 void fields_add(struct fields *f, const char *name, size_t name_len,

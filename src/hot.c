@@ -13,7 +13,7 @@
  * larger than the table most misses do not copy an entry in only to see it
  * pushed out before its next hit: on a Zipf(0.99) load over 10^6 keys, 4 ways
  * and the doorkeeper raise the table's hit ratio from 0.59 to 0.65 and cut
- * the entries made from 0.33 to 0.06 per request (docs/departures.md). The
+ * the entries made from 0.33 to 0.06 per request. The
  * byte bound is checked at insertion: an entry that does not fit is simply
  * not kept (the store still serves it).
  */
@@ -33,6 +33,20 @@
 #define HOT_SCORE_MAX	3u
 #define HOT_DOOR_PER_SLOT 4u		/* doorkeeper cells per slot */
 
+/*
+ * A set: its entries and, beside them, what finding and choosing among
+ * them needs (a tag of each key's hash, the score, the age), in one cache
+ * line. On a table far larger than the CPU caches, a lookup then misses
+ * once for the set and once for an entry whose tag matches, rather than
+ * once per way; a miss, the common case on a long-tailed load, only once.
+ */
+struct set {
+	struct hot_entry	*e[HOT_WAYS];
+	uint16_t		tag[HOT_WAYS];	/* tag_of(hash); valid where e != NULL */
+	uint8_t			score[HOT_WAYS];	/* recent hits, up to HOT_SCORE_MAX */
+	uint32_t		since[HOT_WAYS];	/* the entry's since, for ties */
+};
+
 /* A body shared by its entry and the consumers holding it (hot_body_hold). */
 struct body {
 	unsigned	refs;
@@ -40,7 +54,7 @@ struct body {
 };
 
 struct hot {
-	struct hot_entry	**slot;		/* nslots / HOT_WAYS sets of HOT_WAYS */
+	struct set		*sets;		/* nslots / HOT_WAYS, 64-byte aligned */
 	size_t			nslots;
 	uint16_t		*door;		/* fingerprints of keys seen */
 	size_t			hand;		/* make_room's clock hand */
@@ -75,41 +89,48 @@ fingerprint(uint64_t hash)
 	return (uint16_t)(hash >> 48) | 1u;
 }
 
-static struct hot_entry **
+static struct set *
 set_of(struct hot *h, uint64_t hash)
 {
-	return &h->slot[(hash % (h->nslots / HOT_WAYS)) * HOT_WAYS];
+	return &h->sets[hash % (h->nslots / HOT_WAYS)];
 }
 
-/* The slot holding pk's entry, or NULL. */
-static struct hot_entry **
-slot_of(struct hot *h, uint64_t hash, const char *pk, size_t pk_len)
+/* Hash bits that the set index (at most the low 22) does not use. */
+static uint16_t
+tag_of(uint64_t hash)
 {
-	struct hot_entry **set = set_of(h, hash);
+	return (uint16_t)(hash >> 40);
+}
+
+/* The way of set st holding pk's entry, or -1. */
+static int
+way_of(const struct set *st, uint64_t hash, const char *pk, size_t pk_len)
+{
+	uint16_t tag = tag_of(hash);
 
 	for (unsigned w = 0; w < HOT_WAYS; w++) {
-		const struct hot_entry *e = set[w];
+		const struct hot_entry *e = st->e[w];
 
-		if (e != NULL && e->hash == hash && e->pkey_len == pk_len &&
-		    memcmp(e->pkey, pk, pk_len) == 0)
-			return &set[w];
+		if (e != NULL && st->tag[w] == tag && e->hash == hash &&
+		    e->pkey_len == pk_len && memcmp(e->pkey, pk, pk_len) == 0)
+			return (int)w;
 	}
-	return NULL;
+	return -1;
 }
 
-/* The slot a new entry of the set takes: a free one, else the least hit
+/* The way a new entry of set st takes: a free one, else the least hit
  * entry's, the oldest of those. */
-static struct hot_entry **
-victim_of(struct hot *h, uint64_t hash)
+static unsigned
+victim_of(const struct set *st)
 {
-	struct hot_entry **set = set_of(h, hash), **v = NULL;
+	unsigned v = 0;
 
 	for (unsigned w = 0; w < HOT_WAYS; w++) {
-		if (set[w] == NULL)
-			return &set[w];
-		if (v == NULL || set[w]->score < (*v)->score ||
-		    (set[w]->score == (*v)->score && set[w]->since < (*v)->since))
-			v = &set[w];
+		if (st->e[w] == NULL)
+			return w;
+		if (st->score[w] < st->score[v] ||
+		    (st->score[w] == st->score[v] && st->since[w] < st->since[v]))
+			v = w;
 	}
 	return v;
 }
@@ -120,15 +141,17 @@ entry_bytes(const struct hot_entry *e)
 	return sizeof(*e) + e->pkey_len + e->head_len + e->body_len;
 }
 
+/* Frees the entry in way w of set st and empties the way. */
 static void
-entry_free(struct hot *h, struct hot_entry *e)
+entry_free(struct hot *h, struct set *st, unsigned w)
 {
+	struct hot_entry *e = st->e[w];
+
 	h->count--;
 	h->bytes -= entry_bytes(e);
-	free(e->pkey);
-	free(e->head);
 	hot_body_release(e->body - offsetof(struct body, data));
 	free(e);
+	st->e[w] = NULL;
 }
 
 struct hot *
@@ -139,7 +162,9 @@ hot_new(size_t max_bytes)
 	h->nslots = HOT_MIN_SLOTS;
 	while (h->nslots < max_bytes / 1024 && h->nslots < HOT_MAX_SLOTS)
 		h->nslots *= 2;
-	h->slot = xcalloc(h->nslots, sizeof(*h->slot));
+	h->sets = aligned_alloc(64, h->nslots / HOT_WAYS * sizeof(*h->sets));
+	AN(h->sets);
+	memset(h->sets, 0, h->nslots / HOT_WAYS * sizeof(*h->sets));
 	h->door = xcalloc(h->nslots * HOT_DOOR_PER_SLOT, sizeof(*h->door));
 	h->max_bytes = max_bytes;
 	return h;
@@ -150,10 +175,11 @@ hot_free(struct hot *h)
 {
 	if (h == NULL)
 		return;
-	for (size_t i = 0; i < h->nslots; i++)
-		if (h->slot[i] != NULL)
-			entry_free(h, h->slot[i]);
-	free(h->slot);
+	for (size_t i = 0; i < h->nslots / HOT_WAYS; i++)
+		for (unsigned w = 0; w < HOT_WAYS; w++)
+			if (h->sets[i].e[w] != NULL)
+				entry_free(h, &h->sets[i], w);
+	free(h->sets);
 	free(h->door);
 	free(h);
 }
@@ -195,19 +221,21 @@ const struct hot_entry *
 hot_find(struct hot *h, const char *pk, size_t pk_len, uint64_t cfg_generation,
     const void *site, time_t now)
 {
-	struct hot_entry **sp = slot_of(h, hash_key(pk, pk_len), pk, pk_len), *e;
+	uint64_t hash = hash_key(pk, pk_len);
+	struct set *st = set_of(h, hash);
+	int w = way_of(st, hash, pk, pk_len);
+	struct hot_entry *e;
 
-	if (sp == NULL)
+	if (w < 0)
 		return NULL;
-	e = *sp;
+	e = st->e[w];
 	if (e->cfg_generation != cfg_generation ||
 	    e->site != site || now < e->since || now >= e->fresh_until) {
-		entry_free(h, e);
-		*sp = NULL;
+		entry_free(h, st, (unsigned)w);
 		return NULL;
 	}
-	if (e->score < HOT_SCORE_MAX)
-		e->score++;
+	if (st->score[w] < HOT_SCORE_MAX)
+		st->score[w]++;
 	return e;
 }
 
@@ -223,11 +251,12 @@ bool
 hot_admit(struct hot *h, const char *pk, size_t pk_len)
 {
 	uint64_t hash = hash_key(pk, pk_len);
-	struct hot_entry *v = *victim_of(h, hash);
+	struct set *st = set_of(h, hash);
+	unsigned v = victim_of(st);
 	uint16_t *cell = door_cell(h, hash), fp = fingerprint(hash);
 
-	if (v != NULL && v->score > 0) {
-		v->score--;
+	if (st->e[v] != NULL && st->score[v] > 0) {
+		st->score[v]--;
 		*cell = fp;
 		return false;
 	}
@@ -248,45 +277,45 @@ static void
 make_room(struct hot *h, size_t need)
 {
 	while (h->bytes + need > h->max_bytes) {
-		struct hot_entry **sp = &h->slot[h->hand];
+		struct set *st = &h->sets[h->hand / HOT_WAYS];
+		unsigned w = h->hand % HOT_WAYS;
 
 		h->hand = (h->hand + 1) % h->nslots;
-		if (*sp == NULL)
+		if (st->e[w] == NULL)
 			continue;
-		if ((*sp)->score > 0) {
-			(*sp)->score--;
+		if (st->score[w] > 0) {
+			st->score[w]--;
 			continue;
 		}
-		entry_free(h, *sp);
-		*sp = NULL;
+		entry_free(h, st, w);
 	}
 }
 
 bool
 hot_put(struct hot *h, const struct hot_entry *src)
 {
-	struct hot_entry *e, **sp;
+	struct hot_entry *e;
 	struct body *b;
 	size_t need = entry_bytes(src);
 	uint64_t hash = hash_key(src->pkey, src->pkey_len);
+	struct set *st = set_of(h, hash);
+	int found = way_of(st, hash, src->pkey, src->pkey_len);
+	unsigned w = found >= 0 ? (unsigned)found : victim_of(st);
 
-	if ((sp = slot_of(h, hash, src->pkey, src->pkey_len)) == NULL)
-		sp = victim_of(h, hash);
-	if (*sp != NULL) {
-		entry_free(h, *sp);
-		*sp = NULL;
-	}
+	if (st->e[w] != NULL)
+		entry_free(h, st, w);
 	if (src->body_len > HOT_MAX_BODY || need > h->max_bytes)
 		return false;
 	make_room(h, need);
-	e = xmalloc(sizeof(*e));
+	/* The key and the head live in the entry's own allocation: a hit
+	 * reads all three, one allocation apart from its body. */
+	e = xmalloc(sizeof(*e) + src->pkey_len + 1 + src->head_len + 1);
 	*e = *src;
 	e->hash = hash;
-	e->score = 0;
-	e->pkey = xmalloc(src->pkey_len + 1);
+	e->pkey = (char *)(e + 1);
 	memcpy(e->pkey, src->pkey, src->pkey_len);
 	e->pkey[src->pkey_len] = '\0';
-	e->head = xmalloc(src->head_len + 1);
+	e->head = e->pkey + src->pkey_len + 1;
 	memcpy(e->head, src->head, src->head_len);
 	e->head[src->head_len] = '\0';
 	b = xmalloc(sizeof(*b) + src->body_len + 1);
@@ -294,7 +323,10 @@ hot_put(struct hot *h, const struct hot_entry *src)
 	e->body = b->data;
 	if (src->body_len > 0)
 		memcpy(e->body, src->body, src->body_len);
-	*sp = e;
+	st->e[w] = e;
+	st->tag[w] = tag_of(hash);
+	st->score[w] = 0;
+	st->since[w] = (uint32_t)src->since;
 	h->count++;
 	h->bytes += need;
 	return true;
@@ -303,12 +335,12 @@ hot_put(struct hot *h, const struct hot_entry *src)
 void
 hot_drop(struct hot *h, const char *pk, size_t pk_len)
 {
-	struct hot_entry **sp = slot_of(h, hash_key(pk, pk_len), pk, pk_len);
+	uint64_t hash = hash_key(pk, pk_len);
+	struct set *st = set_of(h, hash);
+	int w = way_of(st, hash, pk, pk_len);
 
-	if (sp != NULL) {
-		entry_free(h, *sp);
-		*sp = NULL;
-	}
+	if (w >= 0)
+		entry_free(h, st, (unsigned)w);
 }
 
 void *

@@ -52,7 +52,6 @@ struct hot_entry {
 	size_t		head_len;
 	char		*body;		/* hot_body_hold keeps it alive past the entry */
 	size_t		body_len;
-	unsigned	score;		/* recent hits, for hot_admit (set by the table) */
 };
 
 struct hot;

@@ -621,7 +621,7 @@ hot_keep(struct req *r, int64_t age)
 			goto out;
 	if (evbuffer_get_length(body) != r->obj.body_len)
 		goto out;
-	fields_copy(&f, &r->obj_fields);
+	fields_view(&f, &r->obj_fields);
 	fields_remove(&f, "Age");
 	fields_remove(&f, "Cache-Status");
 	fields_remove(&f, "Connection");

@@ -244,6 +244,34 @@ START_TEST(test_fields_ref_not_freed_and_copy_is_deep)
 }
 END_TEST
 
+/* A view shares the strings: removing from it leaves the source whole. */
+START_TEST(test_fields_view)
+{
+	struct fields f, g;
+
+	fields_init(&f);
+	fields_add_str(&f, "Age", "3");
+	fields_add_str(&f, "ETag", "\"a\"");
+	fields_view(&g, &f);
+	ck_assert_uint_eq(g.n, 2);
+	ck_assert_ptr_eq(g.v[1].value, f.v[1].value);
+	ck_assert(!g.v[0].owned);
+	ck_assert_uint_eq(fields_remove(&g, "age"), 1);
+	fields_add_str(&g, "X-New", "1");
+	ck_assert_uint_eq(g.n, 2);
+	ck_assert_str_eq(g.v[0].name, "ETag");
+	fields_free(&g);
+	ck_assert_uint_eq(f.n, 2);
+	ck_assert_str_eq(fields_get(&f, "Age")->value, "3");
+	fields_free(&f);
+
+	fields_init(&f);
+	fields_view(&g, &f);
+	ck_assert_uint_eq(g.n, 0);
+	fields_free(&g);
+}
+END_TEST
+
 START_TEST(test_fields_many_grow)
 {
 	struct fields f;
@@ -622,6 +650,7 @@ headers_suite(void)
 	tcase_add_test(tc, test_fields_remove_at_keeps_order);
 	tcase_add_test(tc, test_fields_set_replaces_all_in_place);
 	tcase_add_test(tc, test_fields_ref_not_freed_and_copy_is_deep);
+	tcase_add_test(tc, test_fields_view);
 	tcase_add_test(tc, test_fields_many_grow);
 	suite_add_tcase(s, tc);
 
