@@ -24,7 +24,7 @@
 DEPS_BUILD="build-essential autoconf automake libtool pkg-config libevent-dev
 libssl-dev zlib1g-dev libzstd-dev liblmdb-dev libbrotli-dev check"
 DEPS_RUN="curl"
-DEPS_TEST="python3 curl lmdb-utils"
+DEPS_TEST="python3 curl lmdb-utils openssl"
 DEPS_NODE_MIN=18
 
 # Prints the major version of the node on PATH, or nothing.

@@ -34,6 +34,22 @@
  * a syscall per request that a 1 KiB hit does not need (6% of the CPU of a
  * hit). read_ready reports EOF, errors and the read timeout to eventcb as
  * the bufferevent would have, reading stopped first.
+ *
+ * TLS: a connection accepted on a TLS listener has an OpenSSL bufferevent
+ * (libevent_openssl, on the socket) instead, and neither of the two paths
+ * above: the bufferevent reads, decrypts, encrypts and writes, staged output
+ * is simply moved into it, and read_on / read_off / set_timeouts act on it
+ * rather than on read_ev (c->tls picks, one predictable branch; plaintext
+ * connections keep their syscalls exactly as they were). SIOCOUTQ is asked
+ * for both kinds: it only reads the kernel's queue, which holds encrypted
+ * bytes just as it holds plain ones. The handshake runs within the first
+ * request's header timeout: a connection whose handshake has not completed
+ * when it fires is closed without more ado, and a failed handshake closes
+ * the connection (logged at debug level: clients do that all the time).
+ * Closing sends close_notify (RFC 8446 §6.1) before our FIN. The OpenSSL
+ * bufferevent runs its callbacks deferred, from the loop, as the socket
+ * bufferevent effectively does for writes: it writes synchronously when
+ * output is added, and must not call back into us from there.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -49,13 +65,18 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "client.h"
 #include "config.h"
 #include "headers.h"
 #include "log.h"
 #include "req.h"
+#include "tls.h"
 #include "util.h"
 #include "worker.h"
 
@@ -95,7 +116,8 @@ client_free(struct client *c)
 		req_client_gone(c->req);
 	ASSERT(c->req == NULL);
 	w = c->worker;
-	event_free(c->read_ev);
+	if (c->read_ev != NULL)
+		event_free(c->read_ev);
 	event_free(c->timer);
 	event_free(c->next_ev);
 	event_free(c->flush_ev);
@@ -112,6 +134,10 @@ client_free(struct client *c)
 static void
 read_on(struct client *c)
 {
+	if (c->tls) {
+		AZ(bufferevent_enable(c->bev, EV_READ));
+		return;
+	}
 	if (c->read_tv_set) {
 		AZ(event_add(c->read_ev, &c->read_tv));
 		c->read_timer_armed = true;
@@ -127,6 +153,10 @@ read_on(struct client *c)
 static void
 read_off(struct client *c)
 {
+	if (c->tls) {
+		AZ(bufferevent_disable(c->bev, EV_READ));
+		return;
+	}
 	AZ(event_del(c->read_ev));
 	c->read_timer_armed = false;
 }
@@ -138,6 +168,10 @@ set_timeouts(struct client *c, const struct timeval *rtv, const struct timeval *
 	c->read_tv_set = rtv != NULL;
 	if (rtv != NULL)
 		c->read_tv = *rtv;
+	if (c->tls) {
+		AZ(bufferevent_set_timeouts(c->bev, rtv, wtv));
+		return;
+	}
 	if (event_pending(c->read_ev, EV_READ, NULL))
 		read_on(c);
 	AZ(bufferevent_set_timeouts(c->bev, NULL, wtv));
@@ -158,6 +192,11 @@ linger(struct client *c)
 
 	c->state = CLIENT_LINGER;
 	c->linger_ticks = 0;
+	if (c->tls && c->tls_ready) {
+		/* close_notify; it fails harmlessly if the socket is full. */
+		(void)SSL_shutdown(bufferevent_openssl_get_ssl(c->bev));
+		ERR_clear_error();
+	}
 	if (fd >= 0)
 		shutdown(fd, SHUT_WR);
 	set_timeouts(c, NULL, NULL);
@@ -175,8 +214,10 @@ pending_output(const struct client *c)
 
 /*
  * Replaces the contents of the bufferevent's output by a copy of them, so
- * that none of its chains references store memory any more. The output's
- * start is frozen (only the bufferevent drains it), hence the unfreeze.
+ * that none of its chains references store memory any more. A socket
+ * bufferevent's output start is frozen (only the bufferevent drains it),
+ * hence the unfreeze; an OpenSSL one's is not (and must stay so), and it
+ * takes a moved copy of a blocked write (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER).
  */
 static void
 copy_queued(struct client *c)
@@ -185,9 +226,11 @@ copy_queued(struct client *c)
 	struct evbuffer *held = evbuffer_new();
 
 	AN(held);
-	AZ(evbuffer_unfreeze(queued, 1));
+	if (!c->tls)
+		AZ(evbuffer_unfreeze(queued, 1));
 	AZ(evbuffer_add_buffer(held, queued));
-	AZ(evbuffer_freeze(queued, 1));
+	if (!c->tls)
+		AZ(evbuffer_freeze(queued, 1));
 	while (evbuffer_get_length(held) > 0) {
 		struct evbuffer_iovec v;
 
@@ -236,7 +279,9 @@ hold_refs(struct client *c, bool queue_was_empty)
 /*
  * Sends the staged bytes: straight to the socket when the bufferevent has
  * nothing queued (order is kept), the rest through the bufferevent, whose
- * write event, timeout and error reporting take over from there.
+ * write event, timeout and error reporting take over from there. A TLS
+ * connection's bytes all go through its bufferevent, which encrypts and
+ * writes them at once when it can.
  */
 static void
 flush_staged(struct client *c)
@@ -247,7 +292,7 @@ flush_staged(struct client *c)
 
 	if (evbuffer_get_length(c->out) == 0)
 		return;
-	if (was_empty && fd >= 0)
+	if (was_empty && !c->tls && fd >= 0)
 		(void)evbuffer_write(c->out, fd);
 	if (c->out_pinned && evbuffer_get_length(c->out) > 0)
 		hold_refs(c, was_empty);
@@ -386,6 +431,12 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	CHECK_OBJ(c, CLIENT_MAGIC);
 	switch (c->state) {
 	case CLIENT_HEAD:
+		if (c->tls && !c->tls_ready) {
+			log_debug("client %s: TLS handshake not done within "
+			    "header-timeout", c->addr);
+			client_free(c);
+			return;
+		}
 		if (c->head_timer &&
 		    evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
 			client_send_error(c, 408, true, false);
@@ -482,12 +533,33 @@ writecb(struct bufferevent *bev, void *arg)
 	}
 }
 
+/* A TLS connection's error: OpenSSL's reason if it has one, else errno's. */
+static void
+log_tls_error(struct client *c)
+{
+	unsigned long e = bufferevent_get_openssl_error(c->bev);
+	const char *why = e != 0 ? ERR_reason_error_string(e) : NULL;
+
+	log_debug("client %s: TLS%s: %s", c->addr,
+	    c->tls_ready ? "" : " handshake", why != NULL ? why :
+	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	while (bufferevent_get_openssl_error(c->bev) != 0)
+		continue;
+}
+
 static void
 eventcb(struct bufferevent *bev, short what, void *arg)
 {
 	struct client *c = arg;
 
 	CHECK_OBJ(c, CLIENT_MAGIC);
+	if (what & BEV_EVENT_CONNECTED) {
+		/* The TLS handshake is done: requests may come. */
+		c->tls_ready = true;
+		return;
+	}
+	if (c->tls && (what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING))
+		read_off(c);	/* as read_ready does; the bufferevent does not */
 	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING) &&
 	    c->state == CLIENT_CLOSING) {
 		/* The client half-closed; keep flushing our response. */
@@ -515,7 +587,9 @@ eventcb(struct bufferevent *bev, short what, void *arg)
 		req_fail(c->req, 408);
 		return;
 	}
-	if (what & BEV_EVENT_ERROR)
+	if ((what & BEV_EVENT_ERROR) && c->tls)
+		log_tls_error(c);
+	else if (what & BEV_EVENT_ERROR)
 		log_debug("client %s: %s", c->addr,
 		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 	client_free(c);
@@ -696,7 +770,8 @@ pump_body(struct client *c)
 }
 
 void
-client_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa, int salen)
+client_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa, int salen,
+    bool tls)
 {
 	struct client *c;
 	int one = 1;
@@ -714,10 +789,29 @@ client_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa, i
 	else
 		snprintf(c->addr, sizeof(c->addr), "unix");
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	AN(c->bev);
-	c->read_ev = event_new(w->base, fd, EV_READ | EV_PERSIST, read_ready, c);
-	AN(c->read_ev);
+	c->tls = tls;
+	if (tls) {
+		/* main.c never publishes a config without contexts while a
+		 * TLS listener runs. */
+		SSL *ssl = tls_server_ssl(c->cfg->cfg->tls);
+
+		AN(ssl);
+		/* Deferred callbacks: libevent_openssl encrypts and writes
+		 * as soon as output is added, and without them a write error
+		 * would run eventcb (which frees the client) inside
+		 * flush_staged's evbuffer_add_buffer. */
+		c->bev = bufferevent_openssl_socket_new(w->base, fd, ssl,
+		    BUFFEREVENT_SSL_ACCEPTING,
+		    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+		AN(c->bev);
+		/* Unexpected EOF is an end of stream (tls.c). */
+		bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	} else {
+		c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+		AN(c->bev);
+		c->read_ev = event_new(w->base, fd, EV_READ | EV_PERSIST, read_ready, c);
+		AN(c->read_ev);
+	}
 	/* libevent writes at most 16 KiB per writable event by default: one
 	 * loop pass per 16 KiB of a large hit. */
 	AZ(bufferevent_set_max_single_write(c->bev, CLIENT_MAX_WRITE));

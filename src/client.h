@@ -44,7 +44,9 @@ struct client {
 	enum client_state	state;
 	struct worker		*worker;
 	struct bufferevent	*bev;		/* output, write timeout, input buffer */
-	struct event		*read_ev;	/* reads the socket into bev's input */
+	struct event		*read_ev;	/* reads the socket into bev's input; NULL for TLS */
+	bool			tls;		/* accepted on a TLS listener: bev is OpenSSL's */
+	bool			tls_ready;	/* its handshake is done */
 	struct timeval		read_tv;	/* read_ev's timeout, when read_tv_set */
 	bool			read_tv_set;
 	bool			read_timer_armed;	/* read_ev was added with read_tv */
@@ -77,9 +79,12 @@ struct client {
 	LIST_ENTRY(client)	link;
 };
 
-/* Takes over an accepted socket. */
+/*
+ * Takes over an accepted socket; tls when it came from a TLS listener (the
+ * handshake, with the published config's certificates, comes first).
+ */
 void client_accept(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa,
-    int salen);
+    int salen, bool tls);
 
 /*
  * Where the request writes its response: a staging buffer, sent once the

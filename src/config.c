@@ -43,6 +43,13 @@
  * - The parser owns the config it builds until it returns it; on any error
  *   it frees it (config_free copes with partly built configs).
  *
+ * - The tls block and the backends' tls directives only name files and
+ *   OpenSSL settings: parsing stays pure, and tls.c reads the files and
+ *   builds the contexts afterwards (tls_build), reporting at the lines kept
+ *   here (a certificate's, the tls block's, a tls-ca's). The config owns
+ *   those contexts (config->tls, each backend's tls_client) and config_free
+ *   frees them, so whoever holds a config holds its contexts.
+ *
  * Parsing is pure (no I/O); config_load is the one function that reads a
  * file.
  */
@@ -60,6 +67,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "tls.h"
 #include "util.h"
 
 #define CONFIG_MAX_FILE		(16u * 1024 * 1024)
@@ -70,6 +78,7 @@ enum block {
 	B_LIMITS,
 	B_CACHE,
 	B_LOG,
+	B_TLS,
 	B_BACKEND,
 	B_SITE,
 	NBLOCKS
@@ -90,6 +99,7 @@ static const struct blockdef {
 	[B_LIMITS] =	{ "limits",	OBJ_CONFIG,	false },
 	[B_CACHE] =	{ "cache",	OBJ_CONFIG,	false },
 	[B_LOG] =	{ "log",	OBJ_CONFIG,	false },
+	[B_TLS] =	{ "tls",	OBJ_CONFIG,	false },
 	[B_BACKEND] =	{ "backend",	OBJ_BACKEND,	true },
 	[B_SITE] =	{ "site",	OBJ_SITE,	true },
 };
@@ -116,6 +126,9 @@ enum kwtype {
 	T_EVICTION,
 	T_TARGETED_FIELD,
 	T_FIELDS,
+	T_CERTIFICATE,
+	T_CIPHERS,
+	T_CA_FILE,
 };
 
 /* Row flags. */
@@ -124,6 +137,17 @@ enum kwtype {
 #define F_REQUIRED	2u	/* the block is an error without it */
 
 #define DUR_MAX		(24u * 3600 * 1000)	/* 24h, in ms */
+
+/*
+ * TLS defaults: for TLS 1.2 only forward-secret ECDHE key exchange with
+ * AEAD ciphers (RFC 9325 section 4.2), for TLS 1.3 OpenSSL's own list.
+ */
+#define TLS_DEFAULT_CIPHERS						\
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"	\
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"	\
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+#define TLS_DEFAULT_SUITES						\
+	"TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"
 #define SEC_MAX		(365u * 24 * 3600)	/* 365d, in s (T_SECONDS) */
 
 /* Where a value goes: offset and size of a member of the block's struct. */
@@ -142,7 +166,7 @@ enum kwtype {
 	X(B_MAIN, "workers", T_UINT, F_NONE, "0", 0, 1024, FC(workers),	\
 	    "Worker threads; 0 starts one per CPU core.")		\
 	X(B_MAIN, "listen", T_LISTEN, F_REPEAT, "127.0.0.1:8080", 0, 0, NF, \
-	    "Address and port to accept clients on; repeatable.")	\
+	    "Address and port to accept clients on, over TLS with the certificates of the tls block when followed by tls; repeatable.") \
 	X(B_MAIN, "via", T_NAME, F_NONE, "freshd", 0, 0, FC(via_name),	\
 	    "Pseudonym this proxy adds to the Via header field.")	\
 	X(B_MAIN, "limits", T_BLOCK, F_NONE, NULL, 0, 0, NF,		\
@@ -151,6 +175,8 @@ enum kwtype {
 	    "Where the cache is stored, how large it may grow and how long what it holds stays fresh.") \
 	X(B_MAIN, "log", T_BLOCK, F_NONE, NULL, 0, 0, NF,		\
 	    "Error and access logs.")					\
+	X(B_MAIN, "tls", T_BLOCK, F_NONE, NULL, 0, 0, NF,		\
+	    "Certificates and settings of the listeners marked tls.")	\
 	X(B_MAIN, "backend", T_BLOCK, F_REPEAT, NULL, 0, 0, NF,		\
 	    "A group of origin servers; the label names it.")		\
 	X(B_MAIN, "site", T_BLOCK, F_REPEAT, NULL, 0, 0, NF,		\
@@ -213,6 +239,17 @@ enum kwtype {
 	    "Where the error log goes: a file path or stderr.")		\
 	X(B_LOG, "level", T_LEVEL, F_NONE, "info", 0, 0, FC(log_level),	\
 	    "Least severe messages written to the error log: error, warn, info or debug.") \
+	X(B_TLS, "certificate", T_CERTIFICATE, F_REPEAT | F_REQUIRED, NULL, 0, 0, NF, \
+	    "A PEM certificate chain (leaf first) and its private key, or one file holding both; repeatable: a client gets the certificate whose names match the server name it sent (SNI), else the first one.") \
+	X(B_TLS, "ciphers", T_CIPHERS, F_NONE, TLS_DEFAULT_CIPHERS, 0, 0, \
+	    FC(tls_ciphers),						\
+	    "Cipher list offered with TLS 1.2, in OpenSSL's syntax.")	\
+	X(B_TLS, "ciphersuites", T_CIPHERS, F_NONE, TLS_DEFAULT_SUITES, 0, 0, \
+	    FC(tls_ciphersuites),					\
+	    "Cipher suites offered with TLS 1.3, in OpenSSL's syntax.")	\
+	X(B_TLS, "session-tickets", T_BOOL, F_NONE, "on", 0, 0,	\
+	    FC(tls_session_tickets),					\
+	    "Let clients resume sessions with tickets (RFC 8446 section 4.6.1), sparing a full handshake.") \
 	X(B_BACKEND, "server", T_SERVER, F_REPEAT | F_REQUIRED, NULL, 0, 0, NF, \
 	    "An origin server; repeatable, used in turn (round-robin); at least one.") \
 	X(B_BACKEND, "pool-idle", T_UINT, F_NONE, "32", 0, 100000, FB(pool_idle), \
@@ -231,6 +268,15 @@ enum kwtype {
 	X(B_BACKEND, "read-timeout", T_DURATION, F_NONE, "60s", 1, DUR_MAX, \
 	    FB(read_timeout_ms),					\
 	    "Time allowed between bytes once the response has started.") \
+	X(B_BACKEND, "tls", T_BOOL, F_NONE, "off", 0, 0, FB(tls),	\
+	    "Talk to the servers over TLS (HTTPS), TLS 1.2 or 1.3.")	\
+	X(B_BACKEND, "tls-verify", T_BOOL, F_NONE, "on", 0, 0, FB(tls_verify), \
+	    "Check each server's certificate chain (against tls-ca, else the system's CA certificates) and that it names the server.") \
+	X(B_BACKEND, "tls-ca", T_CA_FILE, F_NONE, NULL, 0, 0, NF,	\
+	    "A PEM file of the CA certificates that server certificates must chain to, instead of the system's.") \
+	X(B_BACKEND, "tls-server-name", T_NAME, F_NONE, NULL, 0, 0,	\
+	    FB(tls_server_name),					\
+	    "The name sent as SNI and checked in the certificate; by default each server's host (no SNI for an IP address).") \
 	X(B_SITE, "hosts", T_HOSTS, F_NONE, "*", 0, 0, NF,		\
 	    "Host names the site takes: example.com, *.example.com (any subdomain) or * (any).") \
 	X(B_SITE, "path-prefix", T_PATH_PREFIX, F_NONE, "/", 0, 0, FS(path_prefix), \
@@ -324,7 +370,8 @@ typedef int setter_f(struct parser *, const struct keyword *, void *obj,
 static setter_f set_uint, set_size, set_duration, set_bool, set_name, set_dir,
     set_access_log, set_error_log, set_level, set_listen, set_server,
     set_hosts, set_path_prefix, set_backend_ref, set_host_header, set_seconds,
-    set_percent, set_eviction, set_targeted_field, set_fields;
+    set_percent, set_eviction, set_targeted_field, set_fields, set_certificate,
+    set_ciphers, set_ca_file;
 
 /* How each type is written and parsed. maxargs 0: no upper bound. */
 static const struct typedesc {
@@ -343,7 +390,7 @@ static const struct typedesc {
 	[T_ACCESS_LOG] =	{ "PATH|stderr|off",		1, 1, set_access_log },
 	[T_ERROR_LOG] =		{ "PATH|stderr",		1, 1, set_error_log },
 	[T_LEVEL] =		{ "error|warn|info|debug",	1, 1, set_level },
-	[T_LISTEN] =		{ "HOST:PORT",			1, 1, set_listen },
+	[T_LISTEN] =		{ "HOST:PORT [tls]",		1, 2, set_listen },
 	[T_SERVER] =		{ "HOST:PORT",			1, 1, set_server },
 	[T_HOSTS] =		{ "PATTERN...",			1, 0, set_hosts },
 	[T_PATH_PREFIX] =	{ "PREFIX",			1, 1, set_path_prefix },
@@ -354,6 +401,9 @@ static const struct typedesc {
 	[T_EVICTION] =		{ "sieve|lru|s3fifo",		1, 1, set_eviction },
 	[T_TARGETED_FIELD] =	{ "FIELD|off",			1, 1, set_targeted_field },
 	[T_FIELDS] =		{ "FIELD...",			1, 0, set_fields },
+	[T_CERTIFICATE] =	{ "CHAIN [KEY]",		1, 2, set_certificate },
+	[T_CIPHERS] =		{ "LIST",			1, 1, set_ciphers },
+	[T_CA_FILE] =		{ "PATH",			1, 1, set_ca_file },
 };
 
 /* The store's eviction policies: names store_evict_policy_parse() takes. */
@@ -686,6 +736,9 @@ free_backend(struct cfg_backend *b)
 	for (i = 0; i < b->nservers; i++)
 		free(b->servers[i].host);
 	free(b->servers);
+	free(b->tls_ca);
+	free(b->tls_server_name);
+	tls_client_free(b->tls_client);
 }
 
 static void
@@ -739,6 +792,14 @@ config_free(struct config *c)
 	free(c->access_log);
 	free(c->error_log);
 	free(c->via_name);
+	for (i = 0; i < c->ntls_certificates; i++) {
+		free(c->tls_certificates[i].chain);
+		free(c->tls_certificates[i].key);
+	}
+	free(c->tls_certificates);
+	free(c->tls_ciphers);
+	free(c->tls_ciphersuites);
+	tls_server_free(c->tls);
 	free(c);
 }
 
@@ -976,6 +1037,10 @@ set_listen(struct parser *p, const struct keyword *kw, void *obj,
 	char *host;
 	uint16_t port;
 
+	if (argc == 2 && strcmp(argv[1].text, "tls") != 0)
+		return perr(p, argv[1].line, "invalid option \"%.64s\" for \"%s\": "
+		    "expected tls or nothing after the address", argv[1].text,
+		    kw->name);
 	if (config_parse_hostport(argv[0].text, &host, &port) != 0)
 		return perr(p, argv[0].line, "invalid address \"%.64s\" for \"%s\": "
 		    "expected HOST:PORT, [IPV6]:PORT or *:PORT with a port from 1 to 65535",
@@ -984,6 +1049,8 @@ set_listen(struct parser *p, const struct keyword *kw, void *obj,
 	    (c->nlisteners + 1) * sizeof(*c->listeners));
 	c->listeners[c->nlisteners].host = host;
 	c->listeners[c->nlisteners].port = port;
+	c->listeners[c->nlisteners].tls = argc == 2;
+	c->listeners[c->nlisteners].line = argv[0].line;
 	c->nlisteners++;
 	return 0;
 }
@@ -1261,6 +1328,68 @@ set_fields(struct parser *p, const struct keyword *kw, void *obj,
 	return 0;
 }
 
+/* A file name; the files are read when the TLS contexts are built (tls.c). */
+static int
+set_certificate(struct parser *p, const struct keyword *kw, void *obj,
+    const struct token *argv, size_t argc)
+{
+	struct config *c = obj;
+	struct cfg_certificate *cert;
+	size_t i;
+
+	for (i = 0; i < argc; i++)
+		if (argv[i].text[0] == '\0')
+			return perr(p, argv[i].line, "empty path for \"%s\": "
+			    "expected a PEM file", kw->name);
+	c->tls_certificates = xrealloc(c->tls_certificates,
+	    (c->ntls_certificates + 1) * sizeof(*c->tls_certificates));
+	cert = &c->tls_certificates[c->ntls_certificates++];
+	cert->chain = xstrdup(argv[0].text);
+	cert->key = xstrdup(argv[argc - 1].text);
+	cert->line = argv[0].line;
+	return 0;
+}
+
+/*
+ * An OpenSSL cipher string: only its alphabet is checked here (letters,
+ * digits and + - _ . : ! @ =); whether it names a cipher is known when the
+ * contexts are built (tls.c), which reports it at the tls block's line.
+ */
+static int
+set_ciphers(struct parser *p, const struct keyword *kw, void *obj,
+    const struct token *argv, size_t argc)
+{
+	const char *s = argv[0].text;
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') || strchr("+-_.:!@=", s[i]) != NULL))
+			break;
+	if (i == 0 || s[i] != '\0')
+		return perr(p, argv[0].line, "invalid cipher list \"%.64s\" for "
+		    "\"%s\": expected names separated by \":\" in OpenSSL's syntax",
+		    s, kw->name);
+	store_str(obj, kw, s);
+	return 0;
+}
+
+/* tls-ca: a file name, read when the contexts are built (tls.c). */
+static int
+set_ca_file(struct parser *p, const struct keyword *kw, void *obj,
+    const struct token *argv, size_t argc)
+{
+	struct cfg_backend *b = obj;
+
+	if (argv[0].text[0] == '\0')
+		return perr(p, argv[0].line, "empty path for \"%s\": "
+		    "expected a PEM file", kw->name);
+	free(b->tls_ca);
+	b->tls_ca = xstrdup(argv[0].text);
+	b->tls_ca_line = argv[0].line;
+	return 0;
+}
+
 /* ---- defaults ---- */
 
 /* Applies one row's default through its setter (defaults are valid). */
@@ -1362,6 +1491,7 @@ parser_new_config(struct parser *p)
 	apply_defaults(p, B_LIMITS, p->c, false, NULL);
 	apply_defaults(p, B_CACHE, p->c, false, NULL);
 	apply_defaults(p, B_LOG, p->c, false, NULL);
+	apply_defaults(p, B_TLS, p->c, false, NULL);
 }
 
 static void
@@ -1694,6 +1824,8 @@ parse_child(struct parser *p, const struct keyword *kw, const struct token *name
 		obj = add_site(p, label.v[0].text, name->line);
 	} else {
 		obj = p->c;
+		if (child == B_TLS)
+			p->c->tls_line = name->line;
 	}
 	memset(cseen, 0, sizeof(cseen));
 	if (parse_block(p, child, obj, name->line, cseen) != 0)
@@ -1813,6 +1945,22 @@ resolve_backends(struct parser *p)
 	return 0;
 }
 
+/* Every listener marked tls needs a certificate. */
+static int
+check_tls_listeners(struct parser *p)
+{
+	const struct config *c = p->c;
+	size_t i;
+
+	for (i = 0; i < c->nlisteners; i++)
+		if (c->listeners[i].tls && c->ntls_certificates == 0)
+			return perr(p, c->listeners[i].line, "listener %s:%u is marked "
+			    "tls but no certificate is given: expected a tls block "
+			    "with a \"certificate\" directive", c->listeners[i].host,
+			    c->listeners[i].port);
+	return 0;
+}
+
 /*
  * Parses text (the contents of the file called name; not NUL-terminated,
  * NUL bytes are an error). Returns 0 with *out set to a config the caller
@@ -1832,7 +1980,7 @@ config_parse(const char *name, const char *text, size_t len,
 	memset(seen, 0, sizeof(seen));
 	if (parse_block(&p, B_MAIN, p.c, 1, seen) != 0 ||
 	    finish_block(&p, B_MAIN, p.c, 1, seen, "main") != 0 ||
-	    resolve_backends(&p) != 0)
+	    resolve_backends(&p) != 0 || check_tls_listeners(&p) != 0)
 		goto out;
 	p.c->file = xstrdup(name);
 	*out = p.c;
@@ -2037,6 +2185,8 @@ config_apply_overrides(struct config *c, const struct config_overrides *o,
 		c->listeners = xrealloc(c->listeners, sizeof(*c->listeners));
 		c->listeners[0].host = lhost;
 		c->listeners[0].port = lport;
+		c->listeners[0].tls = false;
+		c->listeners[0].line = 0;
 		c->nlisteners = 1;
 	}
 	if (o->cache_dir != NULL) {

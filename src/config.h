@@ -22,7 +22,19 @@
 struct cfg_listener {
 	char		*host;		/* numeric address or name; "*" for any */
 	uint16_t	port;
+	bool		tls;		/* `listen ... tls`: TLS with the tls block's certificates */
+	unsigned	line;		/* where it was given (0: command line) */
 };
+
+/* A `certificate` of the tls block: PEM chain (leaf first) and private key. */
+struct cfg_certificate {
+	char		*chain;
+	char		*key;		/* the chain's file when the directive names one file */
+	unsigned	line;
+};
+
+struct tls_server;
+struct tls_client;
 
 struct cfg_server {
 	char		*host;
@@ -39,6 +51,13 @@ struct cfg_backend {
 	unsigned		connect_timeout_ms;
 	unsigned		first_byte_timeout_ms;
 	unsigned		read_timeout_ms;	/* between bytes once the response started */
+	/* HTTPS to the servers (tls.c builds tls_client from these) */
+	bool			tls;
+	bool			tls_verify;		/* certificate and name checked */
+	char			*tls_ca;		/* CA file; NULL: the system's store */
+	unsigned		tls_ca_line;
+	char			*tls_server_name;	/* SNI and name checked; NULL: the server's host */
+	struct tls_client	*tls_client;		/* built after parsing (tls_build), owned */
 };
 
 enum cfg_host_header {
@@ -121,6 +140,20 @@ struct config {
 	enum log_level		log_level;
 
 	char			*via_name;	/* pseudonym in Via; default "freshd" */
+
+	/* tls block (tls.c builds the OpenSSL contexts from it) */
+	struct cfg_certificate	*tls_certificates;	/* in file order; the first is the default */
+	size_t			ntls_certificates;
+	char			*tls_ciphers;		/* TLS 1.2 cipher list, OpenSSL syntax */
+	char			*tls_ciphersuites;	/* TLS 1.3 suites, OpenSSL syntax */
+	bool			tls_session_tickets;
+	unsigned		tls_line;		/* where the tls block opens (0: none) */
+	/*
+	 * The server contexts built from the above by tls_server_new() once the
+	 * file is parsed (main.c), owned by the config and freed with it; NULL
+	 * when no certificate is configured. Parsing never sets it.
+	 */
+	struct tls_server	*tls;
 };
 
 /* Quick-mode and command-line overrides; NULL/0 members are not set. */
@@ -161,7 +194,7 @@ int config_parse_hostport(const char *s, char **host, uint16_t *port);	/* host:p
 
 /* One row of the keyword table, as documented in freshd.conf(5). */
 struct config_keyword {
-	const char	*block;		/* "main", "limits", "cache", "log", "backend", "site" */
+	const char	*block;		/* "main", "limits", "cache", "log", "tls", "backend", "site" */
 	const char	*name;
 	const char	*syntax;	/* its arguments, e.g. "SIZE" or "NAME { ... }" */
 	const char	*def;		/* default as written in a file; NULL: none */

@@ -440,7 +440,9 @@ read_body(struct fetch *f, struct evbuffer *in)
 /*
  * Reads what the origin socket holds now into in, up to BODY_FILL bytes in
  * all (never past the end of a sized body), without waiting (see the file
- * comment). The connection is a plain socket bufferevent (upstream.c), so
+ * comment). Not for a TLS connection: its bytes must go through OpenSSL,
+ * and its bufferevent reads whole records anyway. A plaintext connection
+ * is a socket bufferevent (upstream.c), so
  * reading its descriptor directly keeps the byte order; the bufferevent
  * keeps the end of its input buffer frozen between its own reads, and so
  * unfreezes it for a moment the same way. End of file is left for the
@@ -457,7 +459,8 @@ fill_body(struct fetch *f, struct evbuffer *in)
 	int avail = 0, nv, i, err;
 	ssize_t got;
 
-	if (fd < 0 || f->eof || len >= BODY_FILL || f->resp.body == BODY_NONE)
+	if (f->conn->tls || fd < 0 || f->eof || len >= BODY_FILL ||
+	    f->resp.body == BODY_NONE)
 		return;
 	want = BODY_FILL - len;
 	if (f->resp.body == BODY_LENGTH) {

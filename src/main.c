@@ -7,6 +7,12 @@
  * Signals are blocked in every thread and taken synchronously by the main
  * thread with sigwait(): TERM/INT drain and exit, HUP reloads the config
  * (a bad one is logged and the running one kept), USR1 reopens the logs.
+ *
+ * A config is complete once its TLS contexts are built (load_config), so
+ * `-t` checks certificate files and keys too, and a reload reads them
+ * again: new connections get the new certificates. Listeners are bound
+ * once, at start-up; a reload that would leave a running TLS listener
+ * without a certificate is refused.
  */
 #include "autoconf.h"
 #include "config.h"
@@ -21,6 +27,7 @@
 
 #include "cache.h"
 #include "log.h"
+#include "tls.h"
 #include "util.h"
 #include "worker.h"
 
@@ -126,15 +133,29 @@ load_config(const struct options *o, char *err, size_t errlen)
 		c = config_default();
 	}
 	if (config_apply_overrides(c, &o->ov, err, errlen) != 0 ||
-	    config_validate(c, err, errlen) != 0) {
+	    config_validate(c, err, errlen) != 0 ||
+	    tls_build(c, err, errlen) != 0) {
 		config_free(c);
 		return NULL;
 	}
 	return c;
 }
 
+/* True when a listener of c is a TLS one. */
+static bool
+has_tls_listener(const struct config *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nlisteners; i++)
+		if (c->listeners[i].tls)
+			return true;
+	return false;
+}
+
+/* tls_listening: the listeners bound at start-up include a TLS one. */
 static void
-reload(const struct options *o)
+reload(const struct options *o, bool tls_listening)
 {
 	char err[1024];
 	struct config *c;
@@ -146,6 +167,12 @@ reload(const struct options *o)
 	c = load_config(o, err, sizeof(err));
 	if (c == NULL) {
 		log_error("reload failed, keeping the running configuration: %s", err);
+		return;
+	}
+	if (tls_listening && c->tls == NULL) {
+		log_error("reload failed, keeping the running configuration: %s has "
+		    "no certificate, but a TLS listener is running", o->config_file);
+		config_free(c);
 		return;
 	}
 	log_set_level(c->log_level);
@@ -172,6 +199,7 @@ main(int argc, char **argv)
 	unsigned nworkers;
 	size_t i;
 	int sig;
+	bool tls_listening;
 
 	if (parse_args(argc, argv, &o) != 0)
 		return EXIT_USAGE;
@@ -214,6 +242,7 @@ main(int argc, char **argv)
 		config_free(c);
 		return EXIT_STARTUP;
 	}
+	tls_listening = has_tls_listener(c);
 	worker_config_publish(c);
 	if (workers_start(nworkers, err, sizeof(err)) != 0) {
 		fprintf(stderr, "freshd: %s\n", err);
@@ -222,14 +251,15 @@ main(int argc, char **argv)
 		return EXIT_STARTUP;
 	}
 	for (i = 0; i < c->nlisteners; i++)
-		log_info("freshd %s listening on %s:%u (%u workers)", PACKAGE_VERSION,
-		    c->listeners[i].host, c->listeners[i].port, nworkers);
+		log_info("freshd %s listening on %s:%u%s (%u workers)", PACKAGE_VERSION,
+		    c->listeners[i].host, c->listeners[i].port,
+		    c->listeners[i].tls ? " with TLS" : "", nworkers);
 
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			reload(&o);
+			reload(&o, tls_listening);
 		} else if (sig == SIGUSR1) {
 			log_reopen();
 			log_info("logs reopened");

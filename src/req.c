@@ -154,6 +154,18 @@ req_cfg(const struct req *r)
 	return r->client->cfg->cfg;
 }
 
+/*
+ * The scheme the client used (RFC 9110 §4.2): "https" on a TLS listener.
+ * It is the default scheme of the cache key, so responses to http and to
+ * https requests are stored apart (and same-origin checks for invalidation
+ * compare it), and it is what X-Forwarded-Proto and Forwarded's proto say.
+ */
+static const char *
+scheme(const struct req *r)
+{
+	return r->client->tls ? "https" : "http";
+}
+
 static const char *
 via_name(const struct req *r)
 {
@@ -332,13 +344,14 @@ build_upstream_fields(struct req *r)
 	if (site->x_forwarded_for)
 		append_to_list(&r->up_fields, "X-Forwarded-For", c->addr);
 	if (site->x_forwarded_proto)
-		fields_set(&r->up_fields, "X-Forwarded-Proto", "http");
+		fields_set(&r->up_fields, "X-Forwarded-Proto", scheme(r));
 	if (site->forwarded) {
 		/* RFC 7239 §6: IPv6 addresses are quoted and bracketed. */
 		if (strchr(c->addr, ':') != NULL)
-			snprintf(buf, sizeof(buf), "for=\"[%s]\";proto=http", c->addr);
+			snprintf(buf, sizeof(buf), "for=\"[%s]\";proto=%s", c->addr,
+			    scheme(r));
 		else
-			snprintf(buf, sizeof(buf), "for=%s;proto=http", c->addr);
+			snprintf(buf, sizeof(buf), "for=%s;proto=%s", c->addr, scheme(r));
 		if (host != NULL && is_token(host, strlen(host)) &&
 		    strlen(buf) + strlen(host) + 7 < sizeof(buf)) {
 			strcat(buf, ";host=");
@@ -1242,7 +1255,7 @@ do_lookup(struct req *r)
 	int rc;
 
 	r->step = REQ_LOOKUP;
-	if (cache_key_request(&r->hr, "http", &r->pkey) != 0) {
+	if (cache_key_request(&r->hr, scheme(r), &r->pkey) != 0) {
 		r->cs.fwd = POLICY_FWD_BYPASS;
 		r->cs.detail = "key";
 		start_pass(r);
@@ -1376,7 +1389,7 @@ invalidate_after(struct req *r, const struct http_response *resp)
 
 	if (cache == NULL || http_method_is_safe(r->hr.method))
 		return;
-	if (cache_key_request(&r->hr, "http", &target) != 0)
+	if (cache_key_request(&r->hr, scheme(r), &target) != 0)
 		return;
 	n = policy_invalidations(&r->hr, target, resp->status, &resp->fields, keys);
 	for (i = 0; i < n; i++) {
@@ -1458,7 +1471,7 @@ store_post_response(struct req *r, const struct http_response *resp)
 	char *key = NULL;
 
 	if (cache == NULL || !r->site->cache || r->hr.method != HTTP_M_POST ||
-	    cache_key_request(&r->hr, "http", &key) != 0)
+	    cache_key_request(&r->hr, scheme(r), &key) != 0)
 		return;
 	if (policy_post_reusable(&r->pcfg, &r->hr, key, resp->status, &resp->fields, NULL)) {
 		r->post_response_time = time(NULL);

@@ -17,6 +17,14 @@
  *
  * Server names are resolved with getaddrinfo() when a worker first uses the
  * server (blocking, once per worker and server) and cached thereafter.
+ *
+ * HTTPS backends (tls on): the connection's bufferevent is libevent's
+ * OpenSSL one, connecting then shaking hands (tls.c makes the SSL: SNI,
+ * certificate checks), all within the connect timeout; BEV_EVENT_CONNECTED
+ * comes once the handshake is done. Its callbacks are deferred, since it
+ * writes as soon as output is added. A TLS server is pooled apart from a
+ * plaintext one at the same address, and apart from the same address
+ * reached with other TLS settings (the pool's name says them all).
  */
 #include <errno.h>
 #include <netdb.h>
@@ -30,10 +38,15 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "config.h"
 #include "log.h"
+#include "tls.h"
 #include "upstream.h"
 #include "util.h"
 #include "worker.h"
@@ -42,6 +55,7 @@
 
 struct upstream_server {
 	char				name[300];
+	char				host[256];	/* as configured: SNI, certificate name */
 	struct sockaddr_storage		addr;
 	socklen_t			addrlen;
 	bool				resolved;
@@ -133,18 +147,28 @@ upstream_pools_free(struct upstream_pools *p)
 	free(p);
 }
 
+/* The pool of server cs of backend b: see the file comment for TLS. */
 static struct upstream_server *
-server_get(struct upstream_pools *p, const struct cfg_server *cs)
+server_get(struct upstream_pools *p, const struct cfg_backend *b,
+    const struct cfg_server *cs)
 {
 	struct upstream_server *s;
 	char name[sizeof(s->name)];
 
-	snprintf(name, sizeof(name), "%s:%u", cs->host, cs->port);
+	if (b->tls)
+		snprintf(name, sizeof(name), "https://%s:%u%s%s%s%s%s", cs->host,
+		    cs->port, b->tls_server_name != NULL ? " name=" : "",
+		    b->tls_server_name != NULL ? b->tls_server_name : "",
+		    b->tls_verify ? "" : " noverify",
+		    b->tls_ca != NULL ? " ca=" : "", b->tls_ca != NULL ? b->tls_ca : "");
+	else
+		snprintf(name, sizeof(name), "%s:%u", cs->host, cs->port);
 	for (s = p->servers; s != NULL; s = s->next)
 		if (strcmp(s->name, name) == 0)
 			return s;
 	s = xcalloc(1, sizeof(*s));
 	memcpy(s->name, name, sizeof(s->name));
+	snprintf(s->host, sizeof(s->host), "%s", cs->host);
 	s->worker = p->worker;
 	LIST_INIT(&s->idle);
 	TAILQ_INIT(&s->waiting);
@@ -217,7 +241,7 @@ pick_server(struct upstream_pools *p, const struct cfg_backend *b)
 
 	for (i = 0; i < b->nservers; i++) {
 		const struct cfg_server *cs = &b->servers[(r->next + i) % b->nservers];
-		struct upstream_server *s = server_get(p, cs);
+		struct upstream_server *s = server_get(p, b, cs);
 		if (s->down_until_ms <= now) {
 			r->next = (unsigned)((r->next + i + 1) % b->nservers);
 			return cs;
@@ -271,12 +295,32 @@ set_nodelay(struct bufferevent *bev)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+/* Why a TLS connection failed: the certificate check, or OpenSSL's reason. */
+static void
+log_tls_failure(const struct upstream_server *s, struct bufferevent *bev)
+{
+	long v = SSL_get_verify_result(bufferevent_openssl_get_ssl(bev));
+	unsigned long e = bufferevent_get_openssl_error(bev);
+	const char *why = e != 0 ? ERR_reason_error_string(e) : NULL;
+
+	if (v != X509_V_OK)
+		log_warn("upstream %s: TLS handshake failed: certificate: %s", s->name,
+		    X509_verify_cert_error_string(v));
+	else
+		log_warn("upstream %s: TLS handshake failed: %s", s->name,
+		    why != NULL ? why :
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	while (bufferevent_get_openssl_error(bev) != 0)
+		continue;
+}
+
 static void
 connect_eventcb(struct bufferevent *bev, short what, void *arg)
 {
 	struct upstream_wait *wait = arg;
 	struct upstream_conn *c = wait->connecting;
 	struct upstream_server *s = wait->server;
+	bool tls;
 
 	CHECK_OBJ(c, UPSTREAM_CONN_MAGIC);
 	if (what & BEV_EVENT_CONNECTED) {
@@ -287,6 +331,10 @@ connect_eventcb(struct bufferevent *bev, short what, void *arg)
 		complete(wait, c, UPSTREAM_OK);
 		return;
 	}
+	/* A TLS failure's reason lives in the SSL, which conn_close frees. */
+	tls = c->tls;
+	if (tls && !(what & BEV_EVENT_TIMEOUT))
+		log_tls_failure(s, bev);
 	conn_close(c);
 	wait->connecting = NULL;
 	/* The slot this connection held goes to the next queued acquisition. */
@@ -296,8 +344,9 @@ connect_eventcb(struct bufferevent *bev, short what, void *arg)
 		complete(wait, NULL, UPSTREAM_TIMEOUT);
 		return;
 	}
-	log_warn("upstream %s: connect failed: %s", s->name,
-	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	if (!tls)
+		log_warn("upstream %s: connect failed: %s", s->name,
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 	s->down_until_ms = now_ms(wait->worker) + DOWN_MS;
 	try_next_server(wait);
 }
@@ -311,7 +360,19 @@ start_connect(struct upstream_wait *wait, struct upstream_server *s)
 	c = xcalloc(1, sizeof(*c));
 	c->magic = UPSTREAM_CONN_MAGIC;
 	c->server = s;
-	c->bev = bufferevent_socket_new(wait->worker->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (wait->backend->tls) {
+		/* tls_build made the context of every backend with tls on. */
+		SSL *ssl = tls_client_ssl(wait->backend->tls_client, s->host);
+
+		AN(ssl);
+		c->tls = true;
+		c->bev = bufferevent_openssl_socket_new(wait->worker->base, -1, ssl,
+		    BUFFEREVENT_SSL_CONNECTING,
+		    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	} else {
+		c->bev = bufferevent_socket_new(wait->worker->base, -1,
+		    BEV_OPT_CLOSE_ON_FREE);
+	}
 	AN(c->bev);
 	s->nopen++;
 	wait->server = s;
@@ -357,7 +418,7 @@ try_next_server(struct upstream_wait *wait)
 	}
 	wait->tries++;
 	cs = pick_server(p, b);
-	s = server_get(p, cs);
+	s = server_get(p, b, cs);
 	s->pool_idle = b->pool_idle;
 	s->idle_timeout_ms = b->idle_timeout_ms;
 	if (server_resolve(s, cs) != 0) {

@@ -30,7 +30,8 @@ enum upstream_error {
 struct upstream_conn {
 	unsigned		magic;
 	struct upstream_server	*server;
-	struct bufferevent	*bev;
+	struct bufferevent	*bev;		/* an OpenSSL one when tls */
+	bool			tls;
 	unsigned		requests;	/* requests sent on this connection so far */
 	bool			idle;
 	LIST_ENTRY(upstream_conn) idle_link;

@@ -116,10 +116,9 @@ set_accepting(struct worker *w, bool on)
 }
 
 static void
-accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-    int salen, void *arg)
+accepted(struct worker *w, evutil_socket_t fd, struct sockaddr *sa, int salen,
+    bool tls)
 {
-	struct worker *w = arg;
 	struct config_ref *r;
 	unsigned cap;
 
@@ -128,12 +127,27 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		close(fd);
 		return;
 	}
-	client_accept(w, fd, sa, salen);
+	client_accept(w, fd, sa, salen, tls);
 	r = worker_config_acquire();
 	cap = r->cfg->max_connections;
 	worker_config_release(r);
 	if (cap != 0 && w->nclients >= cap)
 		set_accepting(w, false);
+}
+
+/* A listener's kind is its callback: no lookup on the accept path. */
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	accepted(arg, fd, sa, salen, false);
+}
+
+static void
+accept_tls_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	accepted(arg, fd, sa, salen, true);
 }
 
 static void
@@ -272,7 +286,8 @@ bind_listener(struct worker *w, const struct cfg_listener *l, size_t idx,
 		return -1;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		w->listeners[idx] = evconnlistener_new_bind(w->base, accept_cb, w,
+		w->listeners[idx] = evconnlistener_new_bind(w->base,
+		    l->tls ? accept_tls_cb : accept_cb, w,
 		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
 		    LEV_OPT_CLOSE_ON_EXEC, 1024, ai->ai_addr, (int)ai->ai_addrlen);
 		if (w->listeners[idx] != NULL)
