@@ -36,20 +36,21 @@
  * the bufferevent would have, reading stopped first.
  *
  * TLS: a connection accepted on a TLS listener has an OpenSSL bufferevent
- * (libevent_openssl, on the socket) instead, and neither of the two paths
- * above: the bufferevent reads, decrypts, encrypts and writes, staged output
- * is simply moved into it, and read_on / read_off / set_timeouts act on it
- * rather than on read_ev (c->tls picks, one predictable branch; plaintext
- * connections keep their syscalls exactly as they were). SIOCOUTQ is asked
+ * (libevent_openssl, on the socket) instead, which reads and decrypts:
+ * read_on / read_off / set_timeouts act on it rather than on read_ev
+ * (c->tls picks, one predictable branch; plaintext connections keep their
+ * syscalls exactly as they were). Staged output goes to SSL_write while
+ * the bufferevent has nothing queued (tls_write_staged), as plaintext goes
+ * to the socket, and to the bufferevent otherwise. SIOCOUTQ is asked
  * for both kinds: it only reads the kernel's queue, which holds encrypted
  * bytes just as it holds plain ones. The handshake runs within the first
  * request's header timeout: a connection whose handshake has not completed
  * when it fires is closed without more ado, and a failed handshake closes
  * the connection (logged at debug level: clients do that all the time).
  * Closing sends close_notify (RFC 8446 §6.1) before our FIN. The OpenSSL
- * bufferevent runs its callbacks deferred, from the loop, as the socket
- * bufferevent effectively does for writes: it writes synchronously when
- * output is added, and must not call back into us from there.
+ * bufferevent runs its callbacks deferred, from the loop, so that none of
+ * them (an error that frees the client) can run inside a call of ours
+ * that gives it output or enables reading.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -88,6 +89,7 @@
 
 #define CLIENT_READ_MAX		(16u * 1024u)	/* libevent's own default */
 #define CLIENT_REF_HOLD_MS	20u	/* hold_refs */
+#define TLS_RECORD_MAX		16384u	/* a TLS record's plaintext, at most */
 
 static void parse_head(struct client *c);
 static void pump_body(struct client *c);
@@ -277,11 +279,41 @@ hold_refs(struct client *c, bool queue_was_empty)
 }
 
 /*
+ * The TLS form of the direct write. libevent's OpenSSL bufferevent writes
+ * only once the socket reports writable: two epoll_ctl calls and a loop
+ * pass per response. So while its queue is empty the staged bytes go to
+ * SSL_write here, a record's worth at a time made contiguous (a small
+ * response is one record and one write syscall). A write that OpenSSL
+ * refuses must be retried with the same bytes, at the same or another
+ * address (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER), and no fewer of them:
+ * they stay at the front of the staged buffer, one chain, and libevent
+ * retries with the first chain of its queue, which is that one.
+ */
+static void
+tls_write_staged(struct client *c)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+	size_t len;
+
+	while ((len = evbuffer_get_length(c->out)) > 0) {
+		size_t n = len < TLS_RECORD_MAX ? len : TLS_RECORD_MAX;
+		unsigned char *p = evbuffer_pullup(c->out, (ev_ssize_t)n);
+		int r = SSL_write(ssl, p, (int)n);
+
+		if (r <= 0) {
+			/* The bufferevent meets the same condition and reports
+			 * it; the thread's error queue must not keep it. */
+			ERR_clear_error();
+			return;
+		}
+		AZ(evbuffer_drain(c->out, (size_t)r));
+	}
+}
+
+/*
  * Sends the staged bytes: straight to the socket when the bufferevent has
  * nothing queued (order is kept), the rest through the bufferevent, whose
- * write event, timeout and error reporting take over from there. A TLS
- * connection's bytes all go through its bufferevent, which encrypts and
- * writes them at once when it can.
+ * write event, timeout and error reporting take over from there.
  */
 static void
 flush_staged(struct client *c)
@@ -292,8 +324,12 @@ flush_staged(struct client *c)
 
 	if (evbuffer_get_length(c->out) == 0)
 		return;
-	if (was_empty && !c->tls && fd >= 0)
+	if (was_empty && c->tls) {
+		if (c->tls_ready && c->state != CLIENT_LINGER)
+			tls_write_staged(c);
+	} else if (was_empty && fd >= 0) {
 		(void)evbuffer_write(c->out, fd);
+	}
 	if (c->out_pinned && evbuffer_get_length(c->out) > 0)
 		hold_refs(c, was_empty);
 	c->out_pinned = false;
