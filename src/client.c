@@ -194,7 +194,7 @@ linger(struct client *c)
 
 	c->state = CLIENT_LINGER;
 	c->linger_ticks = 0;
-	if (c->tls && c->tls_ready) {
+	if (c->tls && c->tls_ready && !c->aborted) {
 		/* close_notify; it fails harmlessly if the socket is full. */
 		(void)SSL_shutdown(bufferevent_openssl_get_ssl(c->bev));
 		ERR_clear_error();
@@ -569,6 +569,19 @@ writecb(struct bufferevent *bev, void *arg)
 	}
 }
 
+/*
+ * After the client's end of stream, libevent's OpenSSL bufferevent stops
+ * writing as well as reading (its conn_closed), where TCP and TLS 1.3
+ * leave our direction open: what is queued for a half-closed client must
+ * still go out, under the write timeout.
+ */
+static void
+keep_writing(struct client *c)
+{
+	if (c->tls)
+		AZ(bufferevent_enable(c->bev, EV_WRITE));
+}
+
 /* A TLS connection's error: OpenSSL's reason if it has one, else errno's. */
 static void
 log_tls_error(struct client *c)
@@ -600,6 +613,7 @@ eventcb(struct bufferevent *bev, short what, void *arg)
 	    c->state == CLIENT_CLOSING) {
 		/* The client half-closed; keep flushing our response. */
 		read_off(c);
+		keep_writing(c);
 		return;
 	}
 	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING) &&
@@ -608,6 +622,7 @@ eventcb(struct bufferevent *bev, short what, void *arg)
 		 * the response, then close. */
 		start_closing(c);
 		read_off(c);
+		keep_writing(c);
 		return;
 	}
 	if ((what & BEV_EVENT_EOF) && c->state == CLIENT_REQUEST && c->body_done &&
@@ -615,6 +630,7 @@ eventcb(struct bufferevent *bev, short what, void *arg)
 		/* Half-close after a complete request: answer, then close. */
 		c->close_after = true;
 		read_off(c);
+		keep_writing(c);
 		return;
 	}
 	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
@@ -948,7 +964,11 @@ client_response_abort(struct client *c)
 {
 	CHECK_OBJ(c, CLIENT_MAGIC);
 	/* What was queued still goes out; the framing stays unfinished (no
-	 * last chunk, fewer bytes than Content-Length), so the client can tell. */
+	 * last chunk, fewer bytes than Content-Length), so the client can tell.
+	 * A close-delimited body has no framing to leave unfinished: over TLS
+	 * the missing close_notify is what says it was cut (RFC 8446 §6.1,
+	 * RFC 9112 §9.8), so linger does not send one. */
+	c->aborted = true;
 	start_closing(c);
 }
 

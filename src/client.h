@@ -47,6 +47,7 @@ struct client {
 	struct event		*read_ev;	/* reads the socket into bev's input; NULL for TLS */
 	bool			tls;		/* accepted on a TLS listener: bev is OpenSSL's */
 	bool			tls_ready;	/* its handshake is done */
+	bool			aborted;	/* the response was cut: no close_notify */
 	struct timeval		read_tv;	/* read_ev's timeout, when read_tv_set */
 	bool			read_tv_set;
 	bool			read_timer_armed;	/* read_ev was added with read_tv */

@@ -22,6 +22,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -1419,6 +1420,18 @@ req_start(struct client *c, struct http_request *hr)
 	c->req = r;
 
 	r->step = REQ_ROUTE;
+	/*
+	 * An absolute-form target (RFC 9112 §3.2.2) names its own scheme. The
+	 * connection's scheme is the one freshd keys, forwards and invalidates
+	 * with, so a target that names the other one is not ours to answer
+	 * (RFC 9110 §15.5.20): taking it would let a plaintext client fill
+	 * the https entries with responses made for http, and the reverse.
+	 */
+	if (r->hr.scheme != NULL && strcasecmp(r->hr.scheme, scheme(r)) != 0) {
+		r->cache_status = "-";
+		respond_error(r, 421, false);
+		return;
+	}
 	r->site = route_find(conf, r->hr.authority, r->hr.path);
 	if (r->site == NULL) {
 		r->cache_status = "-";

@@ -56,6 +56,7 @@
 struct upstream_server {
 	char				name[300];
 	char				host[256];	/* as configured: SNI, certificate name */
+	char				*key;		/* what tells pools apart: pool_key */
 	struct sockaddr_storage		addr;
 	socklen_t			addrlen;
 	bool				resolved;
@@ -137,6 +138,7 @@ upstream_pools_free(struct upstream_pools *p)
 		snext = s->next;
 		while (!LIST_EMPTY(&s->idle))
 			conn_close(LIST_FIRST(&s->idle));
+		free(s->key);
 		free(s);
 	}
 	for (r = p->rr; r != NULL; r = rnext) {
@@ -147,27 +149,46 @@ upstream_pools_free(struct upstream_pools *p)
 	free(p);
 }
 
+/*
+ * What a pool is for, in full (xmalloc'd): the address, and for TLS every
+ * setting its connections were checked with. Two backends whose settings
+ * differ must not share connections, however long a CA path or name.
+ */
+static char *
+pool_key(const struct cfg_backend *b, const struct cfg_server *cs)
+{
+	const char *sn = b->tls && b->tls_server_name != NULL ? b->tls_server_name : NULL;
+	const char *ca = b->tls && b->tls_ca != NULL ? b->tls_ca : NULL;
+	const char *nv = b->tls && !b->tls_verify ? " noverify" : "";
+	const char *sch = b->tls ? "https://" : "";
+	int n = snprintf(NULL, 0, "%s%s:%u%s%s%s%s%s", sch, cs->host, cs->port,
+	    sn ? " name=" : "", sn ? sn : "", nv, ca ? " ca=" : "", ca ? ca : "");
+	char *key;
+
+	ASSERT(n > 0);
+	key = xmalloc((size_t)n + 1);
+	snprintf(key, (size_t)n + 1, "%s%s:%u%s%s%s%s%s", sch, cs->host, cs->port,
+	    sn ? " name=" : "", sn ? sn : "", nv, ca ? " ca=" : "", ca ? ca : "");
+	return key;
+}
+
 /* The pool of server cs of backend b: see the file comment for TLS. */
 static struct upstream_server *
 server_get(struct upstream_pools *p, const struct cfg_backend *b,
     const struct cfg_server *cs)
 {
 	struct upstream_server *s;
-	char name[sizeof(s->name)];
+	char *key = pool_key(b, cs);
 
-	if (b->tls)
-		snprintf(name, sizeof(name), "https://%s:%u%s%s%s%s%s", cs->host,
-		    cs->port, b->tls_server_name != NULL ? " name=" : "",
-		    b->tls_server_name != NULL ? b->tls_server_name : "",
-		    b->tls_verify ? "" : " noverify",
-		    b->tls_ca != NULL ? " ca=" : "", b->tls_ca != NULL ? b->tls_ca : "");
-	else
-		snprintf(name, sizeof(name), "%s:%u", cs->host, cs->port);
 	for (s = p->servers; s != NULL; s = s->next)
-		if (strcmp(s->name, name) == 0)
+		if (strcmp(s->key, key) == 0) {
+			free(key);
 			return s;
+		}
 	s = xcalloc(1, sizeof(*s));
-	memcpy(s->name, name, sizeof(s->name));
+	s->key = key;
+	/* The name is for logs: the key, cut if it must be. */
+	snprintf(s->name, sizeof(s->name), "%s", key);
 	snprintf(s->host, sizeof(s->host), "%s", cs->host);
 	s->worker = p->worker;
 	LIST_INIT(&s->idle);

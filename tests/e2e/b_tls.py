@@ -188,6 +188,30 @@ def test_http_and_https_cached_apart(env):
     check(fields == ["https"], "X-Forwarded-Proto over TLS: %r" % fields)
 
 
+# An absolute-form target that names the other scheme than the connection's
+# (RFC 9112 §3.2.2) is answered 421 (RFC 9110 §15.5.20), on a connection
+# kept open, and reaches neither the origin nor the cache: a plaintext
+# client cannot fill the https entries, nor a TLS client the http ones.
+def test_absolute_form_other_scheme_misdirected(env):
+    for scheme in ("https", "http"):
+        mark = unique("misdir")
+        target = cacheable(mark)
+        other = "http" if scheme == "https" else "https"
+        absolute = "%s://freshd.test%s" % (other, target)
+        c = TLSClient(env.tls_port) if scheme == "https" else env.freshd.client()
+        with c:
+            r = c.roundtrip("GET", absolute)
+            check(r.status == 421, "%s connection, %s: %r" % (scheme, absolute, r))
+            r = c.roundtrip("GET", target)
+            check(r.status == 200, "%s connection, next request: %r" % (scheme, r))
+        check(origin_count(env, mark) == 1, "origin saw %d requests, want 1" %
+              origin_count(env, mark))
+        only = [("Cache-Control", "only-if-cached")]
+        r = (H.get(env.plain_port, target, only) if other == "http" else
+             tls_get(env, target, only))
+        check(r.status == 504, "the %s entry was filled: %r" % (other, r))
+
+
 # RFC 9112 §9.3: many requests on one TLS connection.
 def test_keepalive(env):
     mark = unique("ka")
@@ -244,6 +268,72 @@ def test_large_slow_reader(env):
         else:
             check("hit" in r.cache_status(), "second read not a hit: %s" %
                   r.header("Cache-Status"))
+
+
+# A client that pipelines two requests, the second with Connection: close,
+# then half-closes its side (shutdown SHUT_WR) and reads slowly: both
+# responses arrive whole over TLS, as over TCP (RFC 9112 §9.6), and freshd
+# then closes. libevent's OpenSSL bufferevent stops writing at the client's
+# end of stream; freshd must start it again.
+def test_half_close_after_pipelined_requests(env):
+    sizes = (6 * MiB, MiB)
+    targets = ["/nb/%s?%s" % (unique("hc"), qs(size=n, hdr="Cache-Control: no-store"))
+               for n in sizes]
+    c = TLSClient(env.tls_port, timeout=10)
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    with c:
+        c.send(H.build_request("GET", targets[0]) +
+               H.build_request("GET", targets[1], [("Connection", "close")]))
+        # The TLS object cannot half-close; the socket under it can.
+        dup = socket.socket(fileno=os.dup(c.sock.fileno()))
+        dup.shutdown(socket.SHUT_WR)
+        dup.close()
+        for n in sizes:
+            r = c.read_head()
+            got = bytearray()
+            for piece in c.body_pieces(r, 1 << 14):
+                got += piece
+                time.sleep(0.01)
+            check(r.status == 200 and r.complete and bytes(got) == pattern(n),
+                  "%d bytes: status %d, %d received, complete=%s" %
+                  (n, r.status, len(got), r.complete))
+        c.sock.settimeout(3.0)
+        try:
+            rest = c.sock.recv(65536)
+        except (ssl.SSLEOFError, ConnectionResetError):
+            rest = b""
+        except socket.timeout:
+            rest = None
+        check(rest == b"", "after the responses: %r, want the connection closed" % rest)
+
+
+# A close-delimited response (HTTP/1.0 client, origin without a length)
+# that the origin cuts: over TLS the connection ends without close_notify,
+# the only sign of the truncation such a client has (RFC 8446 §6.1, RFC 9112
+# §9.8); a complete one ends with it.
+def test_truncated_close_delimited_has_no_close_notify(env):
+    for cut in (True, False):
+        extra = {"reset_after": 300000} if cut else {}
+        target = "/tr?" + qs(u=unique("tr"), size=1000000, nolength=1,
+                             hdr="Cache-Control: no-store", **extra)
+        s = client_ctx().wrap_socket(
+            socket.create_connection(("127.0.0.1", env.tls_port), timeout=10),
+            server_hostname="a.test", suppress_ragged_eofs=False)
+        s.sendall(H.build_request("GET", target, version="HTTP/1.0"))
+        data, how = bytearray(), None
+        while how is None:
+            try:
+                b = s.recv(65536)
+                if not b:
+                    how = "close_notify"
+                data += b
+            except (ssl.SSLEOFError, ConnectionResetError):
+                how = "cut"
+        s.close()
+        body = bytes(data).partition(b"\r\n\r\n")[2]
+        want = ("cut", 300000) if cut else ("close_notify", 1000000)
+        check((how, len(body)) == want, "origin %s: %s after %d body bytes, want %r" %
+              ("cut" if cut else "whole", how, len(body), want))
 
 
 # Clients that vanish (reset) while a large response is being encrypted
@@ -596,6 +686,40 @@ def test_https_backend_verification(env):
         check(r.status == 502, "a certificate of an unknown CA answered %r" % r)
     finally:
         sysca.stop()
+
+
+# Two backends to the same server whose tls-ca paths differ only past the
+# first 300 bytes do not share pooled connections: a connection checked
+# against one backend's CA is never handed to the other.
+def test_https_backends_pooled_apart_by_settings(env):
+    d = os.path.join(env.tmp, "c" * 250)
+    os.makedirs(d, exist_ok=True)
+    good, other = os.path.join(d, "ca-good.pem"), os.path.join(d, "ca-other.pem")
+    with open(CA[0], "rb") as src, open(good, "wb") as dst:
+        dst.write(src.read())
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-keyout", os.path.join(env.tmp, "other.key"), "-out", other,
+            "-days", "2", "-subj", "/CN=another CA")
+    port = H.free_port()
+    text = H.render_config("127.0.0.1:%d" % port, "127.0.0.1:%d" % env.front.port,
+                           os.path.join(env.tmp, "pools-cache"),
+                           backend={"tls": "on", "tls-ca": good,
+                                    "tls-server-name": "a.test"},
+                           site={"hosts": "good.test"})
+    text += ("backend other { server 127.0.0.1:%d; tls on; tls-ca %s; "
+             "tls-server-name a.test; }\n" % (env.front.port, other))
+    text += "site other { hosts other.test; backend other; }\n"
+    f = H.Freshd(env.tmp, "pools", port, conf_text=text)
+    env.freshds.append(f)
+    try:
+        with H.Client(port) as c:
+            r = c.roundtrip("GET", "/p?" + qs(size=3, u=unique()), host="good.test")
+        check(r.status == 200, "through the backend with the right CA: %r" % r)
+        with H.Client(port) as c:
+            r = c.roundtrip("GET", "/p?" + qs(size=3, u=unique()), host="other.test")
+        check(r.status == 502, "through the backend with another CA: %r, want 502" % r)
+    finally:
+        f.stop()
 
 
 def test_https_backend_config_errors(env):
