@@ -570,30 +570,17 @@ writecb(struct bufferevent *bev, void *arg)
 }
 
 /*
- * After the client's end of stream, libevent's OpenSSL bufferevent stops
- * writing as well as reading (its conn_closed), where TCP and TLS 1.3
- * leave our direction open: what is queued for a half-closed client must
- * still go out, under the write timeout.
+ * The client ended its stream and we still send: stop reading. libevent's
+ * OpenSSL bufferevent has stopped writing as well (its conn_closed), where
+ * TCP and TLS 1.3 leave our direction open: what is queued for a
+ * half-closed client must still go out, under the write timeout.
  */
 static void
-keep_writing(struct client *c)
+half_closed(struct client *c)
 {
+	read_off(c);
 	if (c->tls)
 		AZ(bufferevent_enable(c->bev, EV_WRITE));
-}
-
-/* A TLS connection's error: OpenSSL's reason if it has one, else errno's. */
-static void
-log_tls_error(struct client *c)
-{
-	unsigned long e = bufferevent_get_openssl_error(c->bev);
-	const char *why = e != 0 ? ERR_reason_error_string(e) : NULL;
-
-	log_debug("client %s: TLS%s: %s", c->addr,
-	    c->tls_ready ? "" : " handshake", why != NULL ? why :
-	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-	while (bufferevent_get_openssl_error(c->bev) != 0)
-		continue;
 }
 
 static void
@@ -612,8 +599,7 @@ eventcb(struct bufferevent *bev, short what, void *arg)
 	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING) &&
 	    c->state == CLIENT_CLOSING) {
 		/* The client half-closed; keep flushing our response. */
-		read_off(c);
-		keep_writing(c);
+		half_closed(c);
 		return;
 	}
 	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING) &&
@@ -621,16 +607,14 @@ eventcb(struct bufferevent *bev, short what, void *arg)
 		/* The client half-closed after its last request: finish sending
 		 * the response, then close. */
 		start_closing(c);
-		read_off(c);
-		keep_writing(c);
+		half_closed(c);
 		return;
 	}
 	if ((what & BEV_EVENT_EOF) && c->state == CLIENT_REQUEST && c->body_done &&
 	    (what & BEV_EVENT_READING)) {
 		/* Half-close after a complete request: answer, then close. */
 		c->close_after = true;
-		read_off(c);
-		keep_writing(c);
+		half_closed(c);
 		return;
 	}
 	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
@@ -640,7 +624,8 @@ eventcb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if ((what & BEV_EVENT_ERROR) && c->tls)
-		log_tls_error(c);
+		log_debug("client %s: TLS%s: %s", c->addr,
+		    c->tls_ready ? "" : " handshake", tls_bufferevent_error(c->bev));
 	else if (what & BEV_EVENT_ERROR)
 		log_debug("client %s: %s", c->addr,
 		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));

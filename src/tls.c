@@ -46,6 +46,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <event2/bufferevent_ssl.h>
+#include <event2/util.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
@@ -472,4 +474,15 @@ tls_client_free(struct tls_client *tc)
 	SSL_CTX_free(tc->ctx);
 	free(tc->server_name);
 	free(tc);
+}
+
+const char *
+tls_bufferevent_error(struct bufferevent *bev)
+{
+	unsigned long e = bufferevent_get_openssl_error(bev);
+	const char *why = e != 0 ? ERR_reason_error_string(e) : NULL;
+
+	while (bufferevent_get_openssl_error(bev) != 0)
+		continue;
+	return why != NULL ? why : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
 }

@@ -17,6 +17,7 @@
 
 #include <openssl/ssl.h>
 
+struct bufferevent;
 struct config;
 struct tls_server;
 
@@ -72,5 +73,13 @@ void tls_client_free(struct tls_client *tc);
  * matches host name; case-insensitive, one trailing dot of name ignored.
  */
 bool tls_name_match(const char *pattern, const char *name);
+
+/*
+ * Why the TLS connection of bufferevent bev (libevent's OpenSSL one) failed,
+ * for the log: OpenSSL's reason for its oldest error, else the socket error
+ * (errno). Its other errors are dropped, so the next failure starts clean.
+ * The string is static.
+ */
+const char *tls_bufferevent_error(struct bufferevent *bev);
 
 #endif

@@ -41,7 +41,6 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "config.h"
@@ -159,16 +158,13 @@ pool_key(const struct cfg_backend *b, const struct cfg_server *cs)
 {
 	const char *sn = b->tls && b->tls_server_name != NULL ? b->tls_server_name : NULL;
 	const char *ca = b->tls && b->tls_ca != NULL ? b->tls_ca : NULL;
-	const char *nv = b->tls && !b->tls_verify ? " noverify" : "";
-	const char *sch = b->tls ? "https://" : "";
-	int n = snprintf(NULL, 0, "%s%s:%u%s%s%s%s%s", sch, cs->host, cs->port,
-	    sn ? " name=" : "", sn ? sn : "", nv, ca ? " ca=" : "", ca ? ca : "");
 	char *key;
 
-	ASSERT(n > 0);
-	key = xmalloc((size_t)n + 1);
-	snprintf(key, (size_t)n + 1, "%s%s:%u%s%s%s%s%s", sch, cs->host, cs->port,
-	    sn ? " name=" : "", sn ? sn : "", nv, ca ? " ca=" : "", ca ? ca : "");
+	if (asprintf(&key, "%s%s:%u%s%s%s%s%s", b->tls ? "https://" : "", cs->host,
+	    cs->port, sn ? " name=" : "", sn ? sn : "",
+	    b->tls && !b->tls_verify ? " noverify" : "", ca ? " ca=" : "",
+	    ca ? ca : "") < 0)
+		FRESHD_ASSERT_FAIL("out of memory");
 	return key;
 }
 
@@ -321,18 +317,13 @@ static void
 log_tls_failure(const struct upstream_server *s, struct bufferevent *bev)
 {
 	long v = SSL_get_verify_result(bufferevent_openssl_get_ssl(bev));
-	unsigned long e = bufferevent_get_openssl_error(bev);
-	const char *why = e != 0 ? ERR_reason_error_string(e) : NULL;
+	const char *why = tls_bufferevent_error(bev);
 
 	if (v != X509_V_OK)
 		log_warn("upstream %s: TLS handshake failed: certificate: %s", s->name,
 		    X509_verify_cert_error_string(v));
 	else
-		log_warn("upstream %s: TLS handshake failed: %s", s->name,
-		    why != NULL ? why :
-		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-	while (bufferevent_get_openssl_error(bev) != 0)
-		continue;
+		log_warn("upstream %s: TLS handshake failed: %s", s->name, why);
 }
 
 static void
