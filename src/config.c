@@ -230,7 +230,7 @@ enum kwtype {
 	    "Obey CDN-Cache-Control (RFC 9213) before Cache-Control.")	\
 	X(B_CACHE, "vary-first-member", T_FIELDS, F_REPEAT, NULL, 0, 0, NF, \
 	    "Request fields that a Vary secondary key takes by their first list member only; repeatable, none by default.") \
-	X(B_CACHE, "stale-if-unreachable", T_SECONDS, F_NONE, "0", 0, SEC_MAX, \
+	X(B_CACHE, "stale-if-unreachable", T_SECONDS, F_NONE, "1d", 0, SEC_MAX, \
 	    FC(cache_stale_if_unreachable_s),				\
 	    "How stale a stored response may be served when the origin cannot be reached and no directive forbids it.") \
 	X(B_LOG, "access", T_ACCESS_LOG, F_NONE, "stderr", 0, 0, FC(access_log), \

@@ -142,6 +142,7 @@ struct inflight {
 	bool			background;	/* runs without waiters (see inflight_join) */
 	uint64_t		stored_id;
 	int			stored_status;
+	uint64_t		stored_body_len;
 	char			*hfm_key;
 	struct fields		stored_fields;
 
@@ -532,6 +533,7 @@ inflight_join(const struct inflight_params *p, struct inflight_waiter *wt)
 	inf->revalidate = p->revalidate;
 	inf->stored_id = p->stored_id;
 	inf->stored_status = p->stored_status;
+	inf->stored_body_len = p->stored_body_len;
 	inf->hfm_key = p->hfm_key ? xstrdup(p->hfm_key) : NULL;
 	inf->head.request_time = p->request_time;
 	fields_init(&inf->head.fields);
@@ -572,6 +574,45 @@ owner_request(const struct inflight *inf, struct http_request *req)
 	req->version = 11;
 }
 
+/*
+ * Owner thread, revalidation: merges the origin's fields (a 304, or a 200
+ * to HEAD) into the stored response, into merged, and queues the freshened
+ * head for the store (RFC 9111 §4.3.4, §3.2).
+ */
+static void
+freshen_stored(struct inflight *inf, struct cache *cache, const struct fields *resp,
+    time_t now, struct fields *merged)
+{
+	struct store_object_meta meta;
+	char *block;
+	size_t len;
+
+	fields_free(merged);
+	policy_merge_304(&cache->policy, &inf->stored_fields, resp, now, merged);
+	block = fields_to_block(merged, &len);
+	memset(&meta, 0, sizeof(meta));
+	meta.status = inf->stored_status;
+	meta.request_time = inf->head.request_time;
+	meta.response_time = now;
+	meta.headers = block;
+	meta.headers_len = len;
+	/* Joinable until the store has the freshened headers, so the next
+	 * request does not revalidate the old copy again. */
+	meta.committed = committed_cb;
+	meta.committed_arg = inf;
+	pthread_mutex_lock(&lock);
+	inf->commit_pending = inf->in_table;
+	inf->refs++;
+	pthread_mutex_unlock(&lock);
+	if (store_update_meta(cache->store, inf->stored_id, &meta) != 0) {
+		pthread_mutex_lock(&lock);
+		inf->commit_pending = false;
+		inf->refs--;
+		pthread_mutex_unlock(&lock);
+	}
+	free(block);
+}
+
 static void
 on_head(void *arg, struct http_response *resp)
 {
@@ -590,41 +631,26 @@ on_head(void *arg, struct http_response *resp)
 	owner_request(inf, &oreq);
 	fields_init(&merged);
 	if (inf->revalidate && resp->status == 304 && cache != NULL) {
-		/* RFC 9111 §4.3.4: freshen the stored response with the 304's fields. */
-		struct store_object_meta meta;
-		char *block;
-		size_t len;
-
 		not_modified = true;
 		if (policy_304_matches(&inf->stored_fields, &resp->fields)) {
-			policy_merge_304(&cache->policy, &inf->stored_fields, &resp->fields,
-			    now, &merged);
-			block = fields_to_block(&merged, &len);
-			memset(&meta, 0, sizeof(meta));
-			meta.status = inf->stored_status;
-			meta.request_time = inf->head.request_time;
-			meta.response_time = now;
-			meta.headers = block;
-			meta.headers_len = len;
-			/* Joinable until the store has the freshened headers, so the
-			 * next request does not revalidate the old copy again. */
-			meta.committed = committed_cb;
-			meta.committed_arg = inf;
-			pthread_mutex_lock(&lock);
-			inf->commit_pending = inf->in_table;
-			inf->refs++;
-			pthread_mutex_unlock(&lock);
-			if (store_update_meta(cache->store, inf->stored_id, &meta) != 0) {
-				pthread_mutex_lock(&lock);
-				inf->commit_pending = false;
-				inf->refs--;
-				pthread_mutex_unlock(&lock);
-			}
-			free(block);
+			freshen_stored(inf, cache, &resp->fields, now, &merged);
 		} else {
 			/* The 304 selects no stored response (RFC 9111 §4.3.4): nothing
 			 * is updated; the stored one is served as it is. */
 			fields_copy(&merged, &inf->stored_fields);
+		}
+	} else if (inf->revalidate && inf->method == HTTP_M_HEAD && resp->status == 200 &&
+	    cache != NULL) {
+		/* RFC 9111 §4.3.5: a 200 to HEAD freshens the stored GET response
+		 * when it describes the same representation, and otherwise shows
+		 * the stored one out of date. */
+		if (policy_head_freshens(&inf->stored_fields, inf->stored_body_len,
+		    &resp->fields)) {
+			not_modified = true;
+			freshen_stored(inf, cache, &resp->fields, now, &merged);
+		} else if (store_invalidate(cache->store, inf->pkey, strlen(inf->pkey)) != 0) {
+			log_warn("could not invalidate %s after a changed HEAD response",
+			    inf->pkey);
 		}
 	} else if (cache != NULL && inf->method == HTTP_M_GET) {
 		storable = policy_storable(&cache->policy, &oreq, resp->status,

@@ -89,6 +89,7 @@ struct inflight_params {
 	bool				revalidate;
 	uint64_t			stored_id;
 	int				stored_status;
+	uint64_t			stored_body_len;
 	const struct fields		*stored_fields;
 	time_t				request_time;
 };

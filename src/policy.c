@@ -1269,10 +1269,17 @@ policy_stale_if_error(const struct policy_config *cfg,
 	/* RFC 9111 §4.2.4, §5.2.2.2, §5.2.2.8. */
 	if (cc.no_cache || cc.must_revalidate || (cfg->shared && cc.proxy_revalidate))
 		return false;
-	policy_request_cc(&req->fields, &rq);
-	allowance = max64(max64(cc.stale_if_error, rq.stale_if_error), 0);
-	if (origin_status == 0)
-		allowance = max64(allowance, cfg->stale_if_unreachable);
+	allowance = max64(cc.stale_if_error, 0);
+	/* s-maxage carries proxy-revalidate for a shared cache (§5.2.2.10): only
+	 * the origin's own stale-if-error next to it is honoured (as its
+	 * stale-while-revalidate is, docs/policy.md), not the client's, nor the
+	 * staleness freshd allows itself when the origin is unreachable. */
+	if (!(cfg->shared && cc.s_maxage != -1)) {
+		policy_request_cc(&req->fields, &rq);
+		allowance = max64(allowance, rq.stale_if_error);
+		if (origin_status == 0)
+			allowance = max64(allowance, cfg->stale_if_unreachable);
+	}
 	return age - lt < allowance;
 }
 
@@ -1462,6 +1469,47 @@ policy_304_matches(const struct fields *stored, const struct fields *resp304)
 	if (nl != NULL)
 		return sl != NULL && same_last_modified(sl, nl);
 	return se == NULL && sl == NULL;
+}
+
+static bool
+same_etag(const struct field *a, const struct field *b)
+{
+	const char *oa, *ob;
+	size_t la, lb;
+	bool wa, wb;
+
+	return etag_parse(a->value, a->value_len, &wa, &oa, &la) &&
+	    etag_parse(b->value, b->value_len, &wb, &ob, &lb) &&
+	    wa == wb && la == lb && memcmp(oa, ob, la) == 0;
+}
+
+bool
+policy_head_freshens(const struct fields *stored, uint64_t stored_len,
+    const struct fields *head)
+{
+	const struct field *se = fields_get(stored, "ETag");
+	const struct field *sl = fields_get(stored, "Last-Modified");
+	const struct field *ne = fields_get(head, "ETag");
+	const struct field *nl = fields_get(head, "Last-Modified");
+	const struct field *cl = fields_get(head, "Content-Length");
+	uint64_t len = 0;
+	size_t i;
+
+	/* "matching values": the same entity-tag, weakness included. */
+	if (ne != NULL && (se == NULL || !same_etag(se, ne)))
+		return false;
+	if (nl != NULL && (sl == NULL || !same_last_modified(sl, nl)))
+		return false;
+	if (cl == NULL)
+		return true;
+	if (cl->value_len == 0 || cl->value_len > 19)
+		return false;
+	for (i = 0; i < cl->value_len; i++) {
+		if (cl->value[i] < '0' || cl->value[i] > '9')
+			return false;
+		len = len * 10 + (uint64_t)(cl->value[i] - '0');
+	}
+	return len == stored_len;
 }
 
 /*

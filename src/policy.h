@@ -16,6 +16,7 @@
  *                             when the origin's response arrives;
  *   policy_304_matches(), policy_merge_304()
  *                             when the origin answers a revalidation with 304;
+ *   policy_head_freshens()    when it answers a HEAD revalidation with 200;
  *   policy_stale_if_error()   when the origin fails or is unreachable;
  *   policy_invalidations()    after an unsafe request;
  *   policy_cache_status()     to write the Cache-Status field (RFC 9211).
@@ -296,6 +297,17 @@ bool policy_revalidation_fields(const struct fields *stored,
  * weak validator, the caller picks the most recent.)
  */
 bool policy_304_matches(const struct fields *stored, const struct fields *resp304);
+
+/*
+ * RFC 9111 §4.3.5: true when a 200 answering a HEAD (fields head) may
+ * freshen the stored GET response (stored, with a body of stored_len
+ * bytes) the way a 304 does (policy_merge_304): each validator the HEAD
+ * response carries (ETag, Last-Modified) equals the stored one, and its
+ * Content-Length, if any, is stored_len. False means the stored response
+ * no longer describes the resource and must be treated as stale.
+ */
+bool policy_head_freshens(const struct fields *stored, uint64_t stored_len,
+    const struct fields *head);
 
 /*
  * Freshens stored with the 304's fields (RFC 9111 §4.3.4, §3.2) into out

@@ -980,6 +980,7 @@ start_wait(struct req *r, bool collapse)
 	p.revalidate = r->revalidating;
 	p.stored_id = r->have_obj ? r->obj.id : 0;
 	p.stored_status = r->have_obj ? r->obj.status : 0;
+	p.stored_body_len = r->have_obj ? r->obj.body_len : 0;
 	p.hfm_key = r->hr.method == HTTP_M_GET && !r->revalidating ? r->pkey : NULL;
 	p.stored_fields = r->have_obj ? &r->obj_fields : NULL;
 	p.request_time = r->now;
@@ -1210,7 +1211,7 @@ wait_progress(struct req *r)
 		r->obj.request_time = r->ih.request_time;
 		r->obj.response_time = r->ih.response_time;
 		r->cache_status = "REVALIDATED";
-		r->cs.fwd_status = 304;
+		r->cs.fwd_status = r->ih.status;
 		r->cs.stored = true;
 		{
 			struct policy_stored st;
@@ -1340,6 +1341,7 @@ do_lookup(struct req *r)
 		p.revalidate = true;
 		p.stored_id = r->obj.id;
 		p.stored_status = r->obj.status;
+		p.stored_body_len = r->obj.body_len;
 		p.stored_fields = &r->obj_fields;
 		p.request_time = r->now;
 		fr.method_name = "GET";

@@ -2,7 +2,9 @@
 §4.2.4, §4.3, RFC 5861): revalidation with ETag and Last-Modified (a 304
 freshens the stored response), stale-while-revalidate (served at once, one
 background refresh), stale-if-error (a stale response instead of a 500 or an
-unreachable origin), and must-revalidate forbidding both.
+unreachable origin, which by default needs no directive), must-revalidate and
+s-maxage forbidding both, and a HEAD's 200 freshening or dropping the stored
+GET response (RFC 9111 §4.3.5).
 
 Responses live max-age=1; freshness is counted in whole seconds, so 1.2 s
 after the response it is stale for sure. The origin's later behaviour for a
@@ -234,6 +236,96 @@ def test_must_revalidate_never_stale(env):
     finally:
         o.stop()
         f.stop()
+
+
+# RFC 9111 §4.2.4: a cache disconnected from the origin may serve stale;
+# freshd does so for a day by default (stale-if-unreachable), but not with
+# s-maxage (§5.2.2.10: proxy-revalidate for a shared cache), and not at all
+# with stale-if-unreachable 0.
+def test_stale_when_unreachable_by_default(env):
+    o, f = isolated(env, "unreach")
+    o0 = H.Origin(env.tmp, "unreach0-origin")
+    f0 = env.new_freshd("unreach0", backend_port=o0.port,
+                        cache={"stale-if-unreachable": "0"})
+    try:
+        plain = "/ur?" + qs(size=1000, m=unique("urplain"), hdr="Cache-Control: max-age=1")
+        smax = "/ur?" + qs(size=1000, m=unique("ursmax"), hdr="Cache-Control: s-maxage=1")
+        for port, target in ((f.port, plain), (f.port, smax), (f0.port, plain)):
+            check(H.get(port, target).status == 200, "miss of %s" % target)
+        o.stop()
+        o0.stop()
+        time.sleep(STALE_WAIT)
+        r = H.get(f.port, plain)
+        check(r.status == 200 and r.body == pattern(1000),
+              "origin down, no directive: client got %r, expected the stale 200" % r)
+        cs = cs_of(r)
+        check("hit" in cs and cs.get("detail") == "stale-if-error" and
+              int(cs.get("ttl", "1")) <= 0,
+              "Cache-Status %r: expected a stale hit" % r.header("Cache-Status"))
+        r = H.get(f.port, smax)
+        check(r.status == 504 and r.body != pattern(1000),
+              "origin down, s-maxage: client got %r, expected 504" % r)
+        r = H.get(f0.port, plain)
+        check(r.status == 504 and r.body != pattern(1000),
+              "origin down, stale-if-unreachable 0: client got %r, expected 504" % r)
+    finally:
+        o.stop()
+        o0.stop()
+        f.stop()
+        f0.stop()
+
+
+def head_revalidation(env, mark, later):
+    """Stores a max-age=1 GET of 1000 bytes without validators, sets the
+    origin's next answer (later), waits until stale and sends a HEAD; returns
+    the target and the HEAD's response."""
+    target = "/hd?" + qs(size=1000, m=mark, hdr=["Cache-Control: max-age=1", "X-V: 1"])
+    check(H.get(env.freshd.port, target).status == 200, "miss")
+    env.origin.rule(mark, later)
+    time.sleep(STALE_WAIT)
+    r = H.get(env.freshd.port, target, method="HEAD")
+    check(r.status == 200 and r.body == b"", "HEAD: %r" % r)
+    methods = [e["method"] for e in env.origin.log_for(mark)]
+    check(methods == ["GET", "HEAD"],
+          "origin saw %r: the stale response's HEAD goes to the origin" % methods)
+    return target, r
+
+
+# RFC 9111 §4.3.5: a 200 to HEAD with the stored length (and no differing
+# validator) freshens the stored GET response with its fields.
+def test_head_200_freshens_stored_get(env):
+    mark = unique("headfresh")
+    target, r = head_revalidation(env, mark, qs(size=1000, hdr=[
+        "Cache-Control: max-age=60", "X-V: 2"]))
+    check(r.header("X-V") == "2" and r.header("Content-Length") == "1000",
+          "HEAD response X-V %r, Content-Length %r: expected the freshened fields and "
+          "the stored length" % (r.header("X-V"), r.header("Content-Length")))
+    time.sleep(0.2)     # the freshened headers are written asynchronously
+    r = H.get(env.freshd.port, target)
+    cs = cs_of(r)
+    check(r.status == 200 and r.body == pattern(1000) and r.header("X-V") == "2" and
+          "hit" in cs and int(cs.get("ttl", "0")) > 50,
+          "GET after the HEAD: %r X-V %r Cache-Status %r: expected a fresh hit with the "
+          "HEAD's fields" % (r, r.header("X-V"), r.header("Cache-Status")))
+    check(len(env.origin.log_for(mark)) == 2, "the freshened response went to the origin")
+
+
+# RFC 9111 §4.3.5: a 200 to HEAD that describes another representation (a
+# different length here) leaves the stored GET response unusable.
+def test_head_200_changed_drops_stored_get(env):
+    mark = unique("headchg")
+    target, r = head_revalidation(env, mark, qs(size=2000, hdr=[
+        "Cache-Control: max-age=60", "X-V: 2"]))
+    check(r.header("Content-Length") == "2000",
+          "HEAD response Content-Length %r: expected the origin's" %
+          r.header("Content-Length"))
+    r = H.get(env.freshd.port, target)
+    check(r.status == 200 and r.body == pattern(2000) and r.header("X-V") == "2",
+          "GET after a changed HEAD: %r X-V %r, expected the origin's new 2000 bytes" %
+          (r, r.header("X-V")))
+    methods = [e["method"] for e in env.origin.log_for(mark)]
+    check(methods == ["GET", "HEAD", "GET"],
+          "origin saw %r: the changed response must be fetched again" % methods)
 
 
 if __name__ == "__main__":

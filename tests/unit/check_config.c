@@ -236,7 +236,7 @@ check_defaults(const struct config *c)
 	ck_assert(c->cache_cdn_cache_control);
 	ck_assert_uint_eq(c->ncache_vary_first_member, 0);
 	ck_assert_ptr_null(c->cache_vary_first_member);
-	ck_assert_uint_eq(c->cache_stale_if_unreachable_s, 0);
+	ck_assert_uint_eq(c->cache_stale_if_unreachable_s, 86400);
 	ck_assert_str_eq(c->access_log, "stderr");
 	ck_assert_str_eq(c->error_log, "stderr");
 	ck_assert_int_eq(c->log_level, LOG_LEVEL_INFO);
@@ -316,7 +316,7 @@ START_TEST(test_documented_defaults)
 	    "cache {\n dir ./var/freshd;\n size 1g;\n eviction sieve;\n"
 	    " heuristic-fraction 10%;\n heuristic-max 1d;\n max-ttl 0;\n"
 	    " targeted-field Freshd-Cache-Control;\n cdn-cache-control on;\n"
-	    " stale-if-unreachable 0;\n}\n"
+	    " stale-if-unreachable 1d;\n}\n"
 	    "log {\n access stderr;\n error stderr;\n level info;\n}\n"
 	    "backend origin {\n server 127.0.0.1:8000;\n pool-idle 32;\n"
 	    " pool-max 0;\n idle-timeout 60s;\n connect-timeout 3s;\n"

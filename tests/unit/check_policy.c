@@ -1014,6 +1014,13 @@ static const struct sie_case sie_cases[] = {
 	  "Cache-Control: max-age=60", 500, 10, true },
 	{ "5861 4 stale-if-error with s-maxage is honoured", NULL, NULL,
 	  "Cache-Control: s-maxage=60, stale-if-error=100", 503, 100, true },
+	{ "9111 5.2.2.10 s-maxage: no configured staleness when unreachable",
+	  "unreach=3600", NULL, "Cache-Control: s-maxage=60", 0, 100, false },
+	{ "9111 5.2.2.10 s-maxage: no request stale-if-error", NULL,
+	  "Cache-Control: stale-if-error=100", "Cache-Control: s-maxage=60", 503, 100,
+	  false },
+	{ "9111 4.2.4 configured staleness bounded when unreachable", "unreach=3600",
+	  NULL, "Cache-Control: max-age=60", 0, 3700, false },
 };
 
 START_TEST(test_stale_if_error)
@@ -1375,6 +1382,58 @@ START_TEST(test_304_matches)
 }
 END_TEST
 
+/* ---- freshening with HEAD (RFC 9111 §4.3.5) ---- */
+
+struct head_case {
+	const char	*name;
+	const char	*stored;
+	uint64_t	stored_len;
+	const char	*head;
+	bool		want;
+};
+
+static const struct head_case head_cases[] = {
+	{ "9111 4.3.5 no validators, same length", NULL, 10,
+	  "Content-Length: 10", true },
+	{ "9111 4.3.5 no validators, no length", NULL, 10, NULL, true },
+	{ "9111 4.3.5 another length", NULL, 10, "Content-Length: 11", false },
+	{ "9111 4.3.5 a length that is not a number", NULL, 10,
+	  "Content-Length: 10, 10", false },
+	{ "9111 4.3.5 an over-long length", NULL, 10,
+	  "Content-Length: 00000000000000000010", false },
+	{ "9111 4.3.5 same strong ETag", "ETag: \"a\"", 10,
+	  "ETag: \"a\"\nContent-Length: 10", true },
+	{ "9111 4.3.5 another ETag", "ETag: \"a\"", 10, "ETag: \"b\"", false },
+	{ "9111 4.3.5 weak against strong is another ETag", "ETag: \"a\"", 10,
+	  "ETag: W/\"a\"", false },
+	{ "9111 4.3.5 same weak ETag", "ETag: W/\"a\"", 10, "ETag: W/\"a\"", true },
+	{ "9111 4.3.5 an ETag where none was stored", NULL, 10, "ETag: \"a\"", false },
+	{ "9111 4.3.5 a stored ETag the HEAD does not send", "ETag: \"a\"", 10,
+	  "Content-Length: 10", true },
+	{ "9111 4.3.5 same Last-Modified", "Last-Modified: Mon, 02 Jan 2023 00:00:00 GMT",
+	  10, "Last-Modified: Mon, 02 Jan 2023 00:00:00 GMT", true },
+	{ "9111 4.3.5 another Last-Modified",
+	  "Last-Modified: Mon, 02 Jan 2023 00:00:00 GMT", 10,
+	  "Last-Modified: Tue, 03 Jan 2023 00:00:00 GMT", false },
+	{ "9111 4.3.5 same ETag, another Last-Modified",
+	  "ETag: \"a\"\nLast-Modified: Mon, 02 Jan 2023 00:00:00 GMT", 10,
+	  "ETag: \"a\"\nLast-Modified: Tue, 03 Jan 2023 00:00:00 GMT", false },
+};
+
+START_TEST(test_head_freshens)
+{
+	const struct head_case *c = &head_cases[_i];
+	struct fields stored, head;
+
+	parse_fields(&stored, c->stored);
+	parse_fields(&head, c->head);
+	ck_assert_msg(policy_head_freshens(&stored, c->stored_len, &head) == c->want,
+	    "%s", c->name);
+	fields_free(&stored);
+	fields_free(&head);
+}
+END_TEST
+
 /* ---- invalidation (RFC 9111 §4.4) ---- */
 
 struct inval_case {
@@ -1555,6 +1614,7 @@ policy_suite(void)
 	LOOP("merge 304", test_merge_304, merge_cases);
 	LOOP("revalidation fields", test_revalidation_fields, reval_cases);
 	LOOP("304 matches", test_304_matches, match_cases);
+	LOOP("HEAD freshens", test_head_freshens, head_cases);
 	LOOP("invalidation", test_invalidations, inval_cases);
 	LOOP("cache-status", test_cache_status, status_cases);
 #undef LOOP
