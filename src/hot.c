@@ -333,6 +333,14 @@ hot_put(struct hot *h, const struct hot_entry *src)
 }
 
 void
+hot_touched(const struct hot_entry *e, time_t now)
+{
+	/* Entries belong to the table; callers get a read-only view, and this
+	 * is the one field they have a say in. */
+	((struct hot_entry *)e)->touched = now;
+}
+
+void
 hot_drop(struct hot *h, const char *pk, size_t pk_len)
 {
 	uint64_t hash = hash_key(pk, pk_len);

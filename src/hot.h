@@ -44,6 +44,7 @@ struct hot_entry {
 	uint64_t	cfg_generation;
 	const void	*site;		/* compared, never dereferenced */
 	uint64_t	object_id;
+	time_t		touched;	/* when the store last heard of a hit (hot_touched) */
 	time_t		since;		/* usable while since <= now < fresh_until */
 	time_t		fresh_until;
 	int64_t		age_base;	/* Age at time t is age_base + t */
@@ -104,6 +105,13 @@ bool hot_admit(struct hot *h, const char *pk, size_t pk_len);
  * (what held its slot is dropped all the same). Returns true when kept.
  */
 bool hot_put(struct hot *h, const struct hot_entry *e);
+
+/*
+ * Records that the store's eviction was told of a hit on e (an entry
+ * hot_find returned) at now, so that later hits in the same second need not
+ * tell it again (e->touched).
+ */
+void hot_touched(const struct hot_entry *e, time_t now);
 
 /* Drops the entry for pk, if any (its object is gone from the store). */
 void hot_drop(struct hot *h, const char *pk, size_t pk_len);
