@@ -165,6 +165,31 @@ range_evaluate(const struct fields *req, const struct fields *stored,
 	return RANGE_SATISFIABLE;
 }
 
+bool
+range_starts_past(const struct fields *req, uint64_t offset)
+{
+	const struct field *rf = fields_get(req, "Range");
+	const char *pos, *end, *tok;
+	size_t len;
+	bool any = false;
+
+	if (rf == NULL || fields_count(req, "Range") != 1 ||
+	    rf->value_len < 6 || strncasecmp(rf->value, "bytes=", 6) != 0)
+		return false;
+	pos = rf->value + 6;
+	end = rf->value + rf->value_len;
+	while (list_next(&pos, end, &tok, &len)) {
+		struct range_spec r;
+
+		/* Against an unbounded length, a suffix range starts near
+		 * UINT64_MAX and "a-" at a. */
+		if (parse_spec(tok, len, UINT64_MAX, &r) != SPEC_OK || r.first <= offset)
+			return false;
+		any = true;
+	}
+	return any;
+}
+
 size_t
 range_part_head(char *buf, size_t size, const char *boundary,
     const char *content_type, const struct range_spec *r, uint64_t body_len)

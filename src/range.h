@@ -12,6 +12,7 @@
 #ifndef FRESHD_RANGE_H
 #define FRESHD_RANGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +43,14 @@ struct range_set {
  */
 enum range_result range_evaluate(const struct fields *req, const struct fields *stored,
     uint64_t body_len, struct range_set *out);
+
+/*
+ * True when the request's Range is a valid byte-range set every range of
+ * which starts past offset (a suffix range counts as past it: it names the
+ * end of a representation of unknown length). Used on a miss, where no
+ * length is known yet; If-Range is not looked at.
+ */
+bool range_starts_past(const struct fields *req, uint64_t offset);
 
 /*
  * The head of one part of a multipart/byteranges body (RFC 9110 §14.6):

@@ -1374,6 +1374,20 @@ do_lookup(struct req *r)
 			store_object_free(&r->obj);
 			r->have_obj = false;
 		}
+		/*
+		 * A miss fetches the whole response to store it and serves the
+		 * range as the body streams in; a client seeking far into a
+		 * large object would wait for everything before its offset.
+		 * Past the site's limit the Range goes to the origin as it is,
+		 * and the 206 is not stored (RFC 9111 §3.3 allows a cache not
+		 * to store partial content).
+		 */
+		if (r->hr.method == HTTP_M_GET &&
+		    range_starts_past(&r->hr.fields, r->site->range_offset_limit)) {
+			r->cs.detail = "range-offset";
+			start_pass(r);
+			return;
+		}
 		start_wait(r, !inflight_hit_for_miss(r->pkey));
 		return;
 	}

@@ -199,6 +199,37 @@ def test_range_from_store(env):
           "origin saw %d requests; ranges must come from the store" % origin_count(env, mark))
 
 
+# range-offset-limit (1 MiB by default): on a miss, a Range that starts past
+# it goes to the origin as it is and its answer is not stored (RFC 9111 §3.3
+# lets a cache not store partial content); one that starts within it fetches
+# the whole response, without the Range, and stores it.
+def test_range_on_a_miss(env):
+    far, near = unique("rangefar"), unique("rangenear")
+    tfar = cacheable(far, size=3 * 1024 * 1024)
+    tnear = cacheable(near, size=3 * 1024 * 1024)
+    for spec in ("bytes=2097152-", "bytes=-100"):
+        r = H.get(env.freshd.port, tfar, [("Range", spec)])
+        check(r.status in (200, 206), "%s: %r" % (spec, r))
+        cs = r.cache_status()
+        check(cs.get("fwd") == "uri-miss" and cs.get("detail") == "range-offset" and
+              "stored" not in cs,
+              "%s: Cache-Status %r, expected a miss forwarded as it is" %
+              (spec, r.header("Cache-Status")))
+    sent = [dict((k.lower(), v) for k, v in e["headers"]).get("range")
+            for e in env.origin.log_for(far)]
+    check(sent == ["bytes=2097152-", "bytes=-100"],
+          "origin saw Range %r, expected the clients' own" % sent)
+    check(H.cached(env.freshd.port, tfar) is None, "a forwarded range was stored")
+    r = H.get(env.freshd.port, tnear, [("Range", "bytes=1000-1999")])
+    check(r.status == 206 and r.body == pattern(1000, 1000),
+          "near range on a miss: %r" % r)
+    sent = [dict((k.lower(), v) for k, v in e["headers"]).get("range")
+            for e in env.origin.log_for(near)]
+    check(sent == [None], "origin saw Range %r, expected the whole response asked for" % sent)
+    check(H.wait_cached(env.freshd.port, tnear) is not None,
+          "the whole response of a near range was not stored")
+
+
 # RFC 9111 §4.4: a non-error response to an unsafe method invalidates the
 # target URI, and same-origin Location / Content-Location.
 def test_unsafe_methods_invalidate(env):

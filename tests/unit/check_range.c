@@ -137,6 +137,44 @@ START_TEST(test_rfc9110_14_6_multipart_framing)
 }
 END_TEST
 
+/* range_starts_past: which missed Range requests go to the origin as they are. */
+struct past_case {
+	const char	*name;
+	const char	*range;		/* NULL: no Range */
+	uint64_t	offset;
+	bool		want;
+};
+
+static const struct past_case past_cases[] = {
+	{ "9110 14.2 no Range", NULL, 100, false },
+	{ "9110 14.1.2 starts before the offset", "bytes=50-", 100, false },
+	{ "9110 14.1.2 starts at the offset", "bytes=100-199", 100, false },
+	{ "9110 14.1.2 starts past the offset", "bytes=101-", 100, true },
+	{ "9110 14.1.2 suffix counts as past", "bytes=-10", 100, true },
+	{ "9110 14.1.2 zero-length suffix is not", "bytes=-0", 100, false },
+	{ "9110 14.1.1 unit is case-insensitive", "BYTES=200-", 100, true },
+	{ "9110 14.6 every range past", "bytes=200-299, -5", 100, true },
+	{ "9110 14.6 one range before", "bytes=200-299, 0-9", 100, false },
+	{ "9110 14.2 syntax error", "bytes=300-200", 100, false },
+	{ "9110 14.2 other unit", "items=200-", 100, false },
+	{ "9110 14.2 empty set", "bytes=", 100, false },
+	{ "offset 0: all but the first byte", "bytes=1-", 0, true },
+	{ "offset 0: from the first byte", "bytes=0-", 0, false },
+};
+
+START_TEST(test_range_starts_past)
+{
+	const struct past_case *c = &past_cases[_i];
+	struct fields req;
+
+	fields_init(&req);
+	if (c->range != NULL)
+		fields_add(&req, "Range", 5, c->range, strlen(c->range));
+	ck_assert_msg(range_starts_past(&req, c->offset) == c->want, "%s", c->name);
+	fields_free(&req);
+}
+END_TEST
+
 static Suite *
 range_suite(void)
 {
@@ -146,6 +184,8 @@ range_suite(void)
 	tcase_add_loop_test(tc, test_range_table, 0, (int)(sizeof(cases) / sizeof(cases[0])));
 	tcase_add_test(tc, test_rfc9110_14_2_too_many_parts_sends_all);
 	tcase_add_test(tc, test_rfc9110_14_6_multipart_framing);
+	tcase_add_loop_test(tc, test_range_starts_past, 0,
+	    (int)(sizeof(past_cases) / sizeof(past_cases[0])));
 	suite_add_tcase(s, tc);
 	return s;
 }
