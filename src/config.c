@@ -111,6 +111,7 @@ enum kwtype {
 	T_DURATION,
 	T_BOOL,
 	T_NAME,
+	T_SERVER_NAME,
 	T_DIR,
 	T_ACCESS_LOG,
 	T_ERROR_LOG,
@@ -274,7 +275,7 @@ enum kwtype {
 	    "Check each server's certificate chain (against tls-ca, else the system's CA certificates) and that it names the server.") \
 	X(B_BACKEND, "tls-ca", T_CA_FILE, F_NONE, NULL, 0, 0, NF,	\
 	    "A PEM file of the CA certificates that server certificates must chain to, instead of the system's.") \
-	X(B_BACKEND, "tls-server-name", T_NAME, F_NONE, NULL, 0, 0,	\
+	X(B_BACKEND, "tls-server-name", T_SERVER_NAME, F_NONE, NULL, 0, 0, \
 	    FB(tls_server_name),					\
 	    "The name sent as SNI and checked in the certificate; by default each server's host (no SNI for an IP address).") \
 	X(B_SITE, "hosts", T_HOSTS, F_NONE, "*", 0, 0, NF,		\
@@ -370,8 +371,8 @@ struct parser {
 typedef int setter_f(struct parser *, const struct keyword *, void *obj,
     const struct token *argv, size_t argc);
 
-static setter_f set_uint, set_size, set_duration, set_bool, set_name, set_dir,
-    set_access_log, set_error_log, set_level, set_listen, set_server,
+static setter_f set_uint, set_size, set_duration, set_bool, set_name, set_server_name,
+    set_dir, set_access_log, set_error_log, set_level, set_listen, set_server,
     set_hosts, set_path_prefix, set_backend_ref, set_host_header, set_seconds,
     set_percent, set_eviction, set_targeted_field, set_fields, set_certificate,
     set_ciphers, set_ca_file;
@@ -389,6 +390,7 @@ static const struct typedesc {
 	[T_DURATION] =		{ "DURATION",			1, 1, set_duration },
 	[T_BOOL] =		{ "on|off",			1, 1, set_bool },
 	[T_NAME] =		{ "NAME",			1, 1, set_name },
+	[T_SERVER_NAME] =	{ "NAME",			1, 1, set_server_name },
 	[T_DIR] =		{ "PATH",			1, 1, set_dir },
 	[T_ACCESS_LOG] =	{ "PATH|stderr|off",		1, 1, set_access_log },
 	[T_ERROR_LOG] =		{ "PATH|stderr",		1, 1, set_error_log },
@@ -980,6 +982,37 @@ set_name(struct parser *p, const struct keyword *kw, void *obj,
 		    argv[0].text, kw->name);
 	store_str(obj, kw, argv[0].text);
 	return 0;
+}
+
+/*
+ * A host name for SNI (RFC 6066 §3) and certificate checks: dot-separated
+ * labels of 1 to 63 characters, 253 in all (RFC 1035 §2.3.4), which is
+ * also what OpenSSL accepts as a server name.
+ */
+static int
+set_server_name(struct parser *p, const struct keyword *kw, void *obj,
+    const struct token *argv, size_t argc)
+{
+	const char *s = argv[0].text, *dot;
+	size_t label;
+
+	if (!valid_name(s))
+		return set_name(p, kw, obj, argv, argc);
+	for (;; s = dot + 1) {
+		dot = strchr(s, '.');
+		label = dot != NULL ? (size_t)(dot - s) : strlen(s);
+		if (label == 0 || label > 63)
+			break;
+		if (dot == NULL && s + label - argv[0].text <= 253) {
+			store_str(obj, kw, argv[0].text);
+			return 0;
+		}
+		if (dot == NULL)
+			break;
+	}
+	return perr(p, argv[0].line, "invalid host name \"%.64s\" for \"%s\": "
+	    "expected labels of 1 to 63 characters separated by dots, 253 in all",
+	    argv[0].text, kw->name);
 }
 
 static int

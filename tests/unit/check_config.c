@@ -648,6 +648,12 @@ static const struct {
 	{ "cache { max-ttl 5000000000; }",
 	  "t.conf:1: invalid duration \"5000000000\" for \"max-ttl\": expected whole "
 	  "seconds: a number with optional s, m, h or d" },
+	{ "backend b {\n tls-server-name a..b;\n}\n",
+	  "t.conf:2: invalid host name \"a..b\" for \"tls-server-name\": expected labels "
+	  "of 1 to 63 characters separated by dots, 253 in all" },
+	{ "backend b { tls-server-name aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa; }",
+	  "t.conf:1: invalid host name \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.\" for \"tls-server-name\": "
+	  "expected labels of 1 to 63 characters separated by dots, 253 in all" },
 	{ "cache { stale-if-unreachable 1y; }",
 	  "t.conf:1: invalid duration \"1y\" for \"stale-if-unreachable\": expected whole "
 	  "seconds: a number with optional s, m, h or d" },
