@@ -576,19 +576,31 @@ owner_request(const struct inflight *inf, struct http_request *req)
 
 /*
  * Owner thread, revalidation: merges the origin's fields (a 304, or a 200
- * to HEAD) into the stored response, into merged, and queues the freshened
- * head for the store (RFC 9111 §4.3.4, §3.2).
+ * to HEAD) into the stored response, into merged (the owner's answer), and
+ * queues the freshened head for the store (RFC 9111 §4.3.4, §3.2). Returns
+ * false, storing nothing, when the merged response may not be stored, as
+ * the answer to a GET of the owner's request (RFC 9111 §3): a 304 or HEAD
+ * answer that now says private or no-store, or that answers a request with
+ * Authorization, must not reach other clients through the stored response;
+ * the stored one then stays as it was, stale, and is revalidated again.
  */
-static void
-freshen_stored(struct inflight *inf, struct cache *cache, const struct fields *resp,
-    time_t now, struct fields *merged)
+static bool
+freshen_stored(struct inflight *inf, struct cache *cache, const struct http_request *oreq,
+    const struct fields *resp, time_t now, struct fields *merged)
 {
 	struct store_object_meta meta;
+	struct http_request get = *oreq;
+	const char *why = NULL;
 	char *block;
 	size_t len;
 
 	fields_free(merged);
 	policy_merge_304(&cache->policy, &inf->stored_fields, resp, now, merged);
+	get.method = HTTP_M_GET;
+	if (!policy_storable(&cache->policy, &get, inf->stored_status, merged, &why)) {
+		log_debug("not freshening %s: %s", inf->pkey, why);
+		return false;
+	}
 	block = fields_to_block(merged, &len);
 	memset(&meta, 0, sizeof(meta));
 	meta.status = inf->stored_status;
@@ -611,6 +623,7 @@ freshen_stored(struct inflight *inf, struct cache *cache, const struct fields *r
 		pthread_mutex_unlock(&lock);
 	}
 	free(block);
+	return true;
 }
 
 static void
@@ -624,7 +637,7 @@ on_head(void *arg, struct http_response *resp)
 	enum cache_key_vary vk = CACHE_KEY_VARY_NONE;
 	char *names = NULL, *oskey = NULL;
 	const char *why = NULL;
-	bool storable = false, not_modified = false;
+	bool storable = false, not_modified = false, shared_ok = true;
 	time_t now = time(NULL);
 
 	CHECK_OBJ(inf, INFLIGHT_MAGIC);
@@ -633,7 +646,8 @@ on_head(void *arg, struct http_response *resp)
 	if (inf->revalidate && resp->status == 304 && cache != NULL) {
 		not_modified = true;
 		if (policy_304_matches(&inf->stored_fields, &resp->fields)) {
-			freshen_stored(inf, cache, &resp->fields, now, &merged);
+			shared_ok = freshen_stored(inf, cache, &oreq, &resp->fields, now,
+			    &merged);
 		} else {
 			/* The 304 selects no stored response (RFC 9111 §4.3.4): nothing
 			 * is updated; the stored one is served as it is. */
@@ -643,12 +657,19 @@ on_head(void *arg, struct http_response *resp)
 	    cache != NULL) {
 		/* RFC 9111 §4.3.5: a 200 to HEAD freshens the stored GET response
 		 * when it describes the same representation, and otherwise shows
-		 * the stored one out of date. */
-		if (policy_head_freshens(&inf->stored_fields, inf->stored_body_len,
-		    &resp->fields)) {
-			not_modified = true;
-			freshen_stored(inf, cache, &resp->fields, now, &merged);
-		} else if (store_invalidate(cache->store, inf->pkey, strlen(inf->pkey)) != 0) {
+		 * the stored one out of date (a stored error or redirect is out
+		 * of date once the origin answers 200). A HEAD answer that may
+		 * not be stored freshens nothing, and the client gets it as it
+		 * came. */
+		if (inf->stored_status == 200 && policy_head_freshens(&inf->stored_fields,
+		    inf->stored_body_len, &resp->fields)) {
+			not_modified = freshen_stored(inf, cache, &oreq, &resp->fields, now,
+			    &merged);
+			if (!not_modified) {
+				fields_free(&merged);
+				fields_init(&merged);
+			}
+		} else if (store_invalidate(cache->store, inf->pkey, strlen(inf->pkey)) < 0) {
 			log_warn("could not invalidate %s after a changed HEAD response",
 			    inf->pkey);
 		}
@@ -672,7 +693,8 @@ on_head(void *arg, struct http_response *resp)
 	inf->owner_skey = oskey;
 	inf->vary_kind = vk;
 	inf->state = S_HEAD;
-	inf->shareable = (storable && vk != CACHE_KEY_VARY_STAR) || not_modified;
+	inf->shareable = (storable && vk != CACHE_KEY_VARY_STAR) ||
+	    (not_modified && shared_ok);
 	inf->head.status = resp->status;
 	inf->head.reason = xstrdup(resp->reason ? resp->reason : "");
 	if (not_modified) {

@@ -246,7 +246,11 @@ const char *policy_fwd_name(enum policy_fwd f);
  * response's or the request's stale-if-error (or, for 0,
  * cfg->stale_if_unreachable), never with no-cache, must-revalidate or, in a
  * shared cache, proxy-revalidate (the caller then answers 504 when the
- * origin is unreachable, RFC 9111 §5.2.2.2). A fresh s is always usable.
+ * origin is unreachable, RFC 9111 §5.2.2.2); with s-maxage in a shared
+ * cache, only the response's own stale-if-error counts (§5.2.2.10). The
+ * request's other directives do not bound cfg->stale_if_unreachable: they
+ * state preferences (§5.2.1), and a disconnected cache may serve stale
+ * (§4.2.4). A fresh s is always usable.
  */
 bool policy_stale_if_error(const struct policy_config *cfg,
     const struct http_request *req, const struct policy_stored *s,

@@ -697,13 +697,12 @@ serve_hot(struct req *r)
 	if (e == NULL)
 		return false;
 	/*
-	 * The key version shows an invalidation at once, so it is checked on
-	 * every hit. The eviction policy hears of hits at most once a second
-	 * per entry: recency to the second is all SIEVE's visited bit and
-	 * LRU's order need, and with 10^6 objects store_touch's lookup misses
-	 * the CPU caches on every call. An object evicted meanwhile is served
-	 * from this copy for at most that second, as it would have been a
-	 * moment earlier.
+	 * The key version shows an invalidation or an eviction once it is
+	 * committed, so it is checked on every hit. The eviction policy hears
+	 * of hits at most once a second per entry: recency to the second is
+	 * all SIEVE's visited bit and LRU's order need (S3-FIFO's frequency,
+	 * capped at 3, then counts seconds with hits), and with 10^6 objects
+	 * store_touch's lookup misses the CPU caches on every call.
 	 */
 	if (store_key_version(store, e->store_hash) != e->version ||
 	    (e->touched != r->now && !store_touch(store, e->object_id))) {

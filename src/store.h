@@ -172,17 +172,18 @@ uint64_t store_key_hash(struct store *s, const char *pk, size_t pk_len);
 /*
  * A number that changes whenever what store_lookup returns for the primary
  * key whose store_key_hash is hash may have changed: an object for it was
- * committed (or its stored headers were updated), or it was invalidated.
+ * committed (or its stored headers were updated), invalidated or evicted.
  * The change happens after the commit, so a caller that reads the number
  * before its lookup and finds it unchanged later knows that what the lookup
- * returned is still what is stored (until eviction: see store_touch). Keys
- * share numbers (a spurious change is possible, a missed one is not).
+ * returned is still what is stored. Keys share numbers (a spurious change
+ * is possible, a missed one is not).
  */
 uint32_t store_key_version(struct store *s, uint64_t hash);
 /*
  * Marks object id accessed for eviction, as a lookup would, for a caller
  * that serves a copy of it. Returns false when the object is no longer
- * stored (evicted or invalidated): the copy must not be served any more.
+ * stored (evicted or invalidated, which store_key_version shows too, a
+ * commit later).
  */
 bool store_touch(struct store *s, uint64_t id);
 

@@ -18,7 +18,8 @@
  *
  * In-memory effects wait for the commit: objects a transaction completes join
  * the eviction policy, and ids it deletes leave it, only once the commit
- * succeeded (struct store_fx). Victims are popped from the policy while the
+ * succeeded (struct store_fx); so do the version bumps of the keys of
+ * evicted objects (store_key_version). Victims are popped from the policy while the
  * transaction runs; if it aborts they are reinserted, at the policy's
  * insertion point (they lose their recency: aborts are rare), and the counts
  * are restored.
@@ -270,6 +271,10 @@ store_tx_commit(struct store_txn *t)
 		store_release(s, release[i]);
 	free(release);
 	if (t->ret == 0) {
+		/* Copies of evicted objects elsewhere (the workers' hot tables)
+		 * see the eviction at their next use: see store_key_version. */
+		for (size_t i = 0; i < t->nvictims; i++)
+			store_key_bump(s, t->victims[i].key);
 		for (size_t i = 0; i < t->nfx; i++) {
 			size_t d = store_doomed_find(s, t->fx[i].v.id);
 			if (t->fx[i].kind == STORE_FX_UNDOOM && d != SIZE_MAX)

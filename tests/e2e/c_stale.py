@@ -326,6 +326,54 @@ def test_head_200_changed_drops_stored_get(env):
     methods = [e["method"] for e in env.origin.log_for(mark)]
     check(methods == ["GET", "HEAD", "GET"],
           "origin saw %r: the changed response must be fetched again" % methods)
+    warned = [line for line in env.freshd.stderr_text().splitlines()
+              if "could not invalidate" in line and mark in line]
+    check(not warned, "the invalidation worked, yet freshd warned: %r" % warned)
+
+
+# RFC 9111 §4.3.5: a stored error is out of date once the origin answers a
+# HEAD with 200, whatever the validators say (here: none on either side).
+def test_head_200_drops_stored_404(env):
+    mark = unique("head404")
+    target = "/h4?" + qs(status=404, size=20, m=mark, hdr="Cache-Control: max-age=1")
+    check(H.get(env.freshd.port, target).status == 404, "miss")
+    check(H.wait_cached(env.freshd.port, target) is not None, "the 404 was not stored")
+    env.origin.rule(mark, qs(size=1000, chunked=1, hdr="Cache-Control: max-age=60"))
+    time.sleep(STALE_WAIT)
+    r = H.get(env.freshd.port, target, method="HEAD")
+    check(r.status == 200, "HEAD: the origin answered 200, the client got %r" % r)
+    r = H.get(env.freshd.port, target)
+    check(r.status == 200 and r.body == pattern(1000),
+          "GET after the HEAD's 200: %r, expected the origin's 200, not the stored 404" % r)
+
+
+# RFC 9111 §3, §5.2.2.7: a revalidation answer that may not be stored (here
+# private, to a client with a cookie) answers that client, but does not
+# freshen the shared stored response: the next client's request goes to the
+# origin again instead of being a hit on fields meant for another.
+def test_private_revalidation_answer_is_not_shared(env):
+    for method, etag in (("HEAD", None), ("GET", "p1")):
+        mark = unique("rvpriv" + method.lower())
+        first = {"size": 1000, "m": mark, "hdr": "Cache-Control: max-age=1"}
+        later = {"size": 1000, "hdr": ["Cache-Control: private, max-age=60", "X-User: alice"]}
+        if etag:
+            first["etag"] = later["etag"] = etag
+        target = "/rp?" + qs(**first)
+        check(H.get(env.freshd.port, target).status == 200, "miss")
+        check(H.wait_cached(env.freshd.port, target) is not None, "not stored")
+        env.origin.rule(mark, qs(**later))
+        time.sleep(STALE_WAIT)
+        r = H.get(env.freshd.port, target, [("Cookie", "u=alice")], method=method)
+        check(r.status == 200 and r.header("X-User") == "alice",
+              "%s revalidation by alice: %r X-User %r" % (method, r, r.header("X-User")))
+        time.sleep(0.2)
+        r = H.get(env.freshd.port, target)
+        check("hit" not in cs_of(r),
+              "after a private answer to %s, another client got a hit: Cache-Status %r "
+              "X-User %r" % (method, r.header("Cache-Status"), r.header("X-User")))
+        check(len(env.origin.log_for(mark)) == 3,
+              "origin saw %d requests, expected 3 (miss, %s, the next client's)" %
+              (len(env.origin.log_for(mark)), method))
 
 
 if __name__ == "__main__":
