@@ -2104,16 +2104,17 @@ config_default(void)
  * or -1.
  */
 static int
-parse_origin(const char *s, char **host, uint16_t *port)
+parse_origin(const char *s, char **host, uint16_t *port, bool *tls)
 {
 	const char *auth, *end;
 	char *hp;
 	size_t n;
 	int ret;
 
-	if (strncasecmp(s, "http://", 7) != 0)
+	*tls = strncasecmp(s, "https://", 8) == 0;
+	if (!*tls && strncasecmp(s, "http://", 7) != 0)
 		return -1;
-	auth = s + 7;
+	auth = s + (*tls ? 8 : 7);
 	end = strchr(auth, '/');
 	n = end != NULL ? (size_t)(end - auth) : strlen(auth);
 	if (end != NULL && end[1] != '\0')
@@ -2122,9 +2123,9 @@ parse_origin(const char *s, char **host, uint16_t *port)
 		return -1;
 	if ((auth[0] == '[' && auth[n - 1] == ']') ||
 	    (auth[0] != '[' && memchr(auth, ':', n) == NULL)) {
-		hp = xmalloc(n + 4);
+		hp = xmalloc(n + 5);
 		memcpy(hp, auth, n);
-		memcpy(hp + n, ":80", 4);
+		memcpy(hp + n, *tls ? ":443" : ":80", *tls ? 5 : 4);
 	} else {
 		hp = xstrndup(auth, n);
 	}
@@ -2144,9 +2145,9 @@ set_servers(struct cfg_backend *b, const char *host, uint16_t port)
 	add_server(b, xstrdup(host), port);
 }
 
-/* --origin: see config.h. */
+/* --origin: see config.h. The scheme sets tls on the backends it names. */
 static void
-apply_origin(struct config *c, const char *host, uint16_t port)
+apply_origin(struct config *c, const char *host, uint16_t port, bool tls)
 {
 	struct parser p;
 	struct cfg_backend *b = NULL;
@@ -2158,8 +2159,10 @@ apply_origin(struct config *c, const char *host, uint16_t port)
 			for (j = 0; j < c->nsites; j++)
 				if (c->sites[j].backend == &c->backends[i])
 					break;
-			if (j < c->nsites)
+			if (j < c->nsites) {
 				set_servers(&c->backends[i], host, port);
+				c->backends[i].tls = tls;
+			}
 		}
 		return;
 	}
@@ -2172,6 +2175,7 @@ apply_origin(struct config *c, const char *host, uint16_t port)
 	if (b == NULL)
 		b = add_backend(&p, "origin", 0);
 	set_servers(b, host, port);
+	b->tls = tls;
 	s = add_site(&p, "default", 0);
 	s->backend = b;
 	p.c = NULL;
@@ -2190,12 +2194,13 @@ config_apply_overrides(struct config *c, const struct config_overrides *o,
 	const struct keyword *workers = lookup(B_MAIN, "workers");
 	char *ohost = NULL, *lhost = NULL;
 	uint16_t oport = 0, lport = 0;
+	bool otls = false;
 	size_t i;
 
 	AN(workers);
-	if (o->origin != NULL && parse_origin(o->origin, &ohost, &oport) != 0)
+	if (o->origin != NULL && parse_origin(o->origin, &ohost, &oport, &otls) != 0)
 		return msg(err, errlen, "invalid --origin \"%.64s\": expected "
-		    "http://HOST:PORT or http://HOST", o->origin);
+		    "http://HOST[:PORT] or https://HOST[:PORT]", o->origin);
 	if (o->listen != NULL && config_parse_hostport(o->listen, &lhost, &lport) != 0) {
 		free(ohost);
 		return msg(err, errlen, "invalid --listen \"%.64s\": expected "
@@ -2212,7 +2217,7 @@ config_apply_overrides(struct config *c, const struct config_overrides *o,
 		    msg(err, errlen, "invalid --cache-dir: expected a directory");
 	}
 	if (ohost != NULL) {
-		apply_origin(c, ohost, oport);
+		apply_origin(c, ohost, oport, otls);
 		free(ohost);
 	}
 	if (lhost != NULL) {

@@ -159,7 +159,7 @@ struct config {
 
 /* Quick-mode and command-line overrides; NULL/0 members are not set. */
 struct config_overrides {
-	const char	*origin;	/* http://HOST:PORT */
+	const char	*origin;	/* http[s]://HOST[:PORT] */
 	const char	*listen;	/* ADDR:PORT */
 	const char	*cache_dir;
 	unsigned	workers;
@@ -176,8 +176,11 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
 /* The configuration with no file: defaults only (no sites until an origin is given). */
 struct config *config_default(void);
 /*
- * Applies overrides. --origin replaces the backend of every site, or creates
- * site "default" (hosts *) with backend "origin" when there is none.
+ * Applies overrides. --origin replaces the servers of the backend of every
+ * site, or creates site "default" (hosts *) with backend "origin" when
+ * there is none; an https:// origin turns tls on for those backends (with
+ * their verification settings: on, against the system's CAs, by default),
+ * an http:// one turns it off.
  * Returns 0, or -1 with a message in err.
  */
 int config_apply_overrides(struct config *c, const struct config_overrides *o,

@@ -37,7 +37,7 @@
 #define STOP_GRACE_MS	10000u
 
 static const char usage_text[] =
-    "usage: freshd [-c FILE] [-t] [--origin http://HOST:PORT] [--listen ADDR:PORT]\n"
+    "usage: freshd [-c FILE] [-t] [--origin http[s]://HOST[:PORT]] [--listen ADDR:PORT]\n"
     "              [--cache-dir DIR] [--workers N] [-h] [--version]\n"
     "\n"
     "  -c, --config FILE   configuration file (see freshd.conf(5))\n"

@@ -688,6 +688,35 @@ def test_https_backend_verification(env):
         sysca.stop()
 
 
+# --origin https://HOST:PORT: TLS to the origin, verified. In quick mode the
+# system's CAs do not know the test CA (502, and the log says why); over a
+# configuration whose backend names the test CA and a.test, the override
+# keeps those and talks TLS to the new server.
+def test_origin_flag_https(env):
+    origin = "https://127.0.0.1:%d" % env.front.port
+    qport = H.free_port()
+    quick = env.new_freshd_args("quickhttps", qport, [
+        "--origin", origin, "--listen", "127.0.0.1:%d" % qport,
+        "--cache-dir", os.path.join(env.tmp, "quickhttps-cache"), "--workers", "1"])
+    port = H.free_port()
+    text = env.config_text("cfghttps", port, env.origin.port, backend={
+        "tls-ca": CA[0], "tls-server-name": "a.test"})
+    cfg = env.new_freshd_args("cfghttps", port, ["--origin", origin], conf_text=text)
+    try:
+        r = H.get(quick.port, "/q?" + qs(size=3, u=unique()))
+        check(r.status == 502, "quick mode, a CA the system does not know: %r" % r)
+        check(H.wait_until(lambda: "certificate" in quick.stderr_text(), 3),
+              "no certificate error in the log: %s" % H.tail(quick.stderr_path, 5))
+        before = env.front.accepted
+        r = H.get(cfg.port, "/q?" + qs(size=3000, u=unique()))
+        check(r.status == 200 and r.body == pattern(3000),
+              "--origin https:// over a backend with tls-ca: %r" % r)
+        check(env.front.accepted > before, "the request did not go through TLS")
+    finally:
+        quick.stop()
+        cfg.stop()
+
+
 # Two backends to the same server whose tls-ca paths differ only past the
 # first 300 bytes do not share pooled connections: a connection checked
 # against one backend's CA is never handed to the other.

@@ -1066,8 +1066,43 @@ START_TEST(test_origin_no_site_with_backends)
 	ck_assert_uint_eq(c->backends[1].nservers, 1);
 	ck_assert_str_eq(c->backends[1].servers[0].host, "new.example");
 	ck_assert_uint_eq(c->backends[1].servers[0].port, 80);
+	ck_assert(!c->backends[1].tls);
 	ck_assert_uint_eq(c->backends[0].nservers, 1);
 	ck_assert_str_eq(c->backends[0].servers[0].host, "o");
+	config_free(c);
+}
+END_TEST
+
+/* An https:// origin: port 443 by default, and TLS on for the backends it
+ * names (and only those); an http:// one turns it off again. */
+START_TEST(test_origin_https)
+{
+	struct config *c = parse_ok(
+	    "backend used { server a:1; }\n"
+	    "backend unused { server u:1; tls on; }\n"
+	    "site s { backend used; }\n");
+	struct config_overrides o = { .origin = "HTTPS://secure.example" };
+	char err[256];
+
+	ck_assert_int_eq(config_apply_overrides(c, &o, err, sizeof(err)), 0);
+	ck_assert_str_eq(c->backends[0].servers[0].host, "secure.example");
+	ck_assert_uint_eq(c->backends[0].servers[0].port, 443);
+	ck_assert(c->backends[0].tls);
+	ck_assert(c->backends[0].tls_verify);
+	ck_assert(c->backends[1].tls);
+	o.origin = "http://plain.example:8080";
+	ck_assert_int_eq(config_apply_overrides(c, &o, err, sizeof(err)), 0);
+	ck_assert_uint_eq(c->backends[0].servers[0].port, 8080);
+	ck_assert(!c->backends[0].tls);
+	config_free(c);
+
+	c = config_default();
+	o.origin = "https://[::1]:8443";
+	ck_assert_int_eq(config_apply_overrides(c, &o, err, sizeof(err)), 0);
+	ck_assert_uint_eq(c->nsites, 1);
+	ck_assert_str_eq(c->sites[0].backend->servers[0].host, "::1");
+	ck_assert_uint_eq(c->sites[0].backend->servers[0].port, 8443);
+	ck_assert(c->sites[0].backend->tls);
 	config_free(c);
 }
 END_TEST
@@ -1129,26 +1164,28 @@ static const struct {
 	struct config_overrides	o;
 	const char		*want;
 } bad_overrides[] = {
-	{ { .origin = "https://a.example" },
-	  "invalid --origin \"https://a.example\": expected http://HOST:PORT or http://HOST" },
+	{ { .origin = "ftp://a.example" },
+	  "invalid --origin \"ftp://a.example\": expected http://HOST[:PORT] or https://HOST[:PORT]" },
+	{ { .origin = "https://a.example/x" },
+	  "invalid --origin \"https://a.example/x\": expected http://HOST[:PORT] or https://HOST[:PORT]" },
 	{ { .origin = "http://a.example/path" },
-	  "invalid --origin \"http://a.example/path\": expected http://HOST:PORT or http://HOST" },
+	  "invalid --origin \"http://a.example/path\": expected http://HOST[:PORT] or https://HOST[:PORT]" },
 	{ { .origin = "http://a.example:8000/x?y" },
-	  "invalid --origin \"http://a.example:8000/x?y\": expected http://HOST:PORT or http://HOST" },
+	  "invalid --origin \"http://a.example:8000/x?y\": expected http://HOST[:PORT] or https://HOST[:PORT]" },
 	{ { .origin = "a.example:8000" },
-	  "invalid --origin \"a.example:8000\": expected http://HOST:PORT or http://HOST" },
+	  "invalid --origin \"a.example:8000\": expected http://HOST[:PORT] or https://HOST[:PORT]" },
 	{ { .origin = "http://" },
-	  "invalid --origin \"http://\": expected http://HOST:PORT or http://HOST" },
+	  "invalid --origin \"http://\": expected http://HOST[:PORT] or https://HOST[:PORT]" },
 	{ { .origin = "http://user@a.example" },
-	  "invalid --origin \"http://user@a.example\": expected http://HOST:PORT or http://HOST" },
+	  "invalid --origin \"http://user@a.example\": expected http://HOST[:PORT] or https://HOST[:PORT]" },
 	{ { .origin = "http://a.example:0" },
-	  "invalid --origin \"http://a.example:0\": expected http://HOST:PORT or http://HOST" },
+	  "invalid --origin \"http://a.example:0\": expected http://HOST[:PORT] or https://HOST[:PORT]" },
 	{ { .origin = "http://*:80" },
-	  "invalid --origin \"http://*:80\": expected http://HOST:PORT or http://HOST" },
+	  "invalid --origin \"http://*:80\": expected http://HOST[:PORT] or https://HOST[:PORT]" },
 	{ { .origin = "http://::1" },
-	  "invalid --origin \"http://::1\": expected http://HOST:PORT or http://HOST" },
+	  "invalid --origin \"http://::1\": expected http://HOST[:PORT] or https://HOST[:PORT]" },
 	{ { .origin = "garbage" },
-	  "invalid --origin \"garbage\": expected http://HOST:PORT or http://HOST" },
+	  "invalid --origin \"garbage\": expected http://HOST[:PORT] or https://HOST[:PORT]" },
 	{ { .origin = "http://ok:1", .listen = "8080" },
 	  "invalid --listen \"8080\": expected HOST:PORT, [IPV6]:PORT or *:PORT with "
 	  "a port from 1 to 65535" },
@@ -1360,6 +1397,7 @@ config_suite(void)
 	tcase_add_test(tc, test_validate_needs_site);
 	tcase_add_test(tc, test_origin_quick_mode);
 	tcase_add_test(tc, test_origin_no_site_with_backends);
+	tcase_add_test(tc, test_origin_https);
 	tcase_add_test(tc, test_origin_with_sites);
 	tcase_add_test(tc, test_other_overrides);
 	tcase_add_loop_test(tc, test_bad_overrides, 0,
