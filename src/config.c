@@ -2099,9 +2099,9 @@ config_default(void)
 }
 
 /*
- * "http://HOST:PORT", "http://HOST" (port 80) or either with a lone "/"
- * path (the same resource, RFC 9110 §4.2.3). Returns 0 with *host allocated,
- * or -1.
+ * "http://HOST:PORT", "http://HOST" (port 80), the same with https:// (port
+ * 443, *tls set), or any of them with a lone "/" path (the same resource,
+ * RFC 9110 §4.2.3). Returns 0 with *host allocated, or -1.
  */
 static int
 parse_origin(const char *s, char **host, uint16_t *port, bool *tls)

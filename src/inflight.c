@@ -638,6 +638,7 @@ on_head(void *arg, struct http_response *resp)
 	char *names = NULL, *oskey = NULL;
 	const char *why = NULL;
 	bool storable = false, not_modified = false, shared_ok = true;
+	bool freshened = false;
 	time_t now = time(NULL);
 
 	CHECK_OBJ(inf, INFLIGHT_MAGIC);
@@ -646,8 +647,8 @@ on_head(void *arg, struct http_response *resp)
 	if (inf->revalidate && resp->status == 304 && cache != NULL) {
 		not_modified = true;
 		if (policy_304_matches(&inf->stored_fields, &resp->fields)) {
-			shared_ok = freshen_stored(inf, cache, &oreq, &resp->fields, now,
-			    &merged);
+			shared_ok = freshened = freshen_stored(inf, cache, &oreq,
+			    &resp->fields, now, &merged);
 		} else {
 			/* The 304 selects no stored response (RFC 9111 §4.3.4): nothing
 			 * is updated; the stored one is served as it is. */
@@ -663,8 +664,8 @@ on_head(void *arg, struct http_response *resp)
 		 * came. */
 		if (inf->stored_status == 200 && policy_head_freshens(&inf->stored_fields,
 		    inf->stored_body_len, &resp->fields)) {
-			not_modified = freshen_stored(inf, cache, &oreq, &resp->fields, now,
-			    &merged);
+			not_modified = freshened = freshen_stored(inf, cache, &oreq,
+			    &resp->fields, now, &merged);
 			if (!not_modified) {
 				fields_free(&merged);
 				fields_init(&merged);
@@ -706,7 +707,8 @@ on_head(void *arg, struct http_response *resp)
 	inf->head.body = resp->body;
 	inf->head.content_length = resp->content_length;
 	inf->head.version = resp->version;
-	inf->head.storable = storable;
+	/* For a revalidation: whether the freshened head went to the store. */
+	inf->head.storable = not_modified ? freshened : storable;
 	inf->head.not_modified = not_modified;
 	inf->head.response_time = now;
 	TAILQ_FOREACH(wt, &inf->waiters, link) {

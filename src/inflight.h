@@ -128,8 +128,9 @@ struct inflight_head {
 	enum http_body	body;
 	uint64_t	content_length;
 	int		version;
-	bool		storable;
-	bool		not_modified;	/* revalidation answered 304: fields are the merged ones */
+	bool		storable;	/* being stored; not_modified: the freshened head was */
+	bool		not_modified;	/* revalidation answered 304 (or 200 to HEAD, RFC
+					   9111 §4.3.5): fields are the merged ones */
 	time_t		request_time;
 	time_t		response_time;
 };

@@ -1222,8 +1222,10 @@ wait_progress(struct req *r)
 		r->obj.response_time = r->ih.response_time;
 		r->cache_status = "REVALIDATED";
 		r->cs.fwd_status = r->ih.status;
-		r->cs.stored = true;
-		{
+		/* RFC 9211 §2.6, §2.7: stored, and its ttl, only when the
+		 * freshened response was written (not a private answer). */
+		r->cs.stored = r->ih.storable;
+		if (r->ih.storable) {
 			struct policy_stored st;
 			policy_stored_of(r, &st);
 			r->cs.has_ttl = true;

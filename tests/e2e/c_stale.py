@@ -366,6 +366,9 @@ def test_private_revalidation_answer_is_not_shared(env):
         r = H.get(env.freshd.port, target, [("Cookie", "u=alice")], method=method)
         check(r.status == 200 and r.header("X-User") == "alice",
               "%s revalidation by alice: %r X-User %r" % (method, r, r.header("X-User")))
+        check("stored" not in cs_of(r),
+              "%s revalidation: Cache-Status %r says stored, but nothing was (RFC 9211 "
+              "§2.6)" % (method, r.header("Cache-Status")))
         time.sleep(0.2)
         r = H.get(env.freshd.port, target)
         check("hit" not in cs_of(r),
