@@ -304,6 +304,9 @@ enum kwtype {
 	    "Add the cache key to the Cache-Status field (its key parameter, RFC 9211).") \
 	X(B_SITE, "heuristic", T_BOOL, F_NONE, "on", 0, 0, FS(heuristic), \
 	    "Give responses with no explicit lifetime a heuristic one (see heuristic-fraction); off: none.") \
+	X(B_SITE, "underscore-fields", T_BOOL, F_NONE, "off", 0, 0,	\
+	    FS(underscore_fields),					\
+	    "Forward request fields whose names contain an underscore; off drops them, as nginx and Apache do.") \
 	X(B_SITE, "range-offset-limit", T_SIZE, F_NONE, "1m", 0, UINT64_MAX, \
 	    FS(range_offset_limit),					\
 	    "A Range request that misses and starts past this offset is forwarded as it is and its answer not stored; nearer ones fetch and store the whole response.")

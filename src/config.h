@@ -85,6 +85,7 @@ struct cfg_site {
 	bool			cache_status_key;	/* Cache-Status key="..." (RFC 9211 §2.7) */
 	bool			heuristic;	/* heuristic freshness (RFC 9111 §4.2.2) */
 	uint64_t		range_offset_limit;	/* range_starts_past on a miss: pass */
+	bool			underscore_fields;	/* forward names with "_" */
 };
 
 enum log_level {

@@ -313,6 +313,17 @@ build_upstream_fields(struct req *r)
 	fields_free(&r->up_fields);
 	fields_copy(&r->up_fields, &r->hr.fields);
 	fields_strip_hop_by_hop(&r->up_fields, site->pass_proxy_authorization);
+	/*
+	 * CGI-style backends (RFC 3875 §4.1.18: WSGI, PHP, Rack) turn "-" into
+	 * "_" in field names, so "X_Forwarded_For" from a client would reach
+	 * them as the X-Forwarded-For that freshd appends to. Dropped unless
+	 * the site keeps them.
+	 */
+	if (!site->underscore_fields) {
+		for (size_t i = r->up_fields.n; i-- > 0;)
+			if (memchr(r->up_fields.v[i].name, '_', r->up_fields.v[i].name_len))
+				fields_remove_at(&r->up_fields, i);
+	}
 	/* freshd answers Expect itself (client_continue). */
 	fields_remove(&r->up_fields, "Expect");
 

@@ -123,6 +123,29 @@ def test_x_forwarded(env):
               "X-Forwarded-For with a client value: %r (last must be the peer)" % xff)
 
 
+# Request fields named with "_" are dropped (underscore-fields off): a
+# CGI-style backend would read X_Forwarded_For as X-Forwarded-For. A site
+# with underscore-fields on forwards them.
+def test_underscore_fields(env):
+    sent = [("X_Forwarded_For", "192.0.2.66"), ("X_Custom", "a"), ("X-Custom", "b")]
+    with env.client() as c:
+        e = echo_of(c.roundtrip("GET", "/us?" + qs(echo=1, u=unique()), headers=sent))
+    names = [k.lower() for k, _ in e["headers"]]
+    check("x_forwarded_for" not in names and "x_custom" not in names,
+          "fields named with _ reached the origin: %r" % names)
+    check(origin_fields(e, "X-Custom") == ["b"], "X-Custom at the origin: %r" %
+          origin_fields(e, "X-Custom"))
+    f = env.new_freshd("underscores", backend_port=env.origin.port,
+                       site={"underscore-fields": "on"})
+    try:
+        r = H.get(f.port, "/us?" + qs(echo=1, u=unique()), sent)
+        e = echo_of(r)
+        check(origin_fields(e, "X_Custom") == ["a"],
+              "underscore-fields on: X_Custom at the origin: %r" % origin_fields(e, "X_Custom"))
+    finally:
+        f.stop()
+
+
 HOP_REQUEST = [
     ("Connection", "keep-alive, X-Hop, Upgrade"),
     ("X-Hop", "must-not-pass"),

@@ -101,6 +101,7 @@ static const char full_text[] =
 	"    cache-status-key on;\n"
 	"    heuristic off;\n"
 	"    range-offset-limit 0;\n"
+	"    underscore-fields on;\n"
 	"}\n"
 	"backend later {\n"
 	"    server 10.0.0.1:80;\n"
@@ -208,6 +209,7 @@ START_TEST(test_every_directive)
 	ck_assert(s->cache_status_key);
 	ck_assert(!s->heuristic);
 	ck_assert_uint_eq(s->range_offset_limit, 0);
+	ck_assert(s->underscore_fields);
 	config_free(c);
 }
 END_TEST
@@ -283,6 +285,7 @@ check_site_defaults(const struct cfg_site *s)
 	ck_assert(!s->cache_status_key);
 	ck_assert(s->heuristic);
 	ck_assert_uint_eq(s->range_offset_limit, 1024 * 1024);
+	ck_assert(!s->underscore_fields);
 }
 
 START_TEST(test_config_default)
@@ -328,7 +331,7 @@ START_TEST(test_documented_defaults)
 	    " max-body 1g;\n host-header keep;\n x-forwarded-for on;\n"
 	    " x-forwarded-proto on;\n forwarded off;\n"
 	    " pass-proxy-authorization off;\n cache on;\n cache-status-key off;\n"
-	    " heuristic on;\n range-offset-limit 1m;\n}\n");
+	    " heuristic on;\n underscore-fields off;\n range-offset-limit 1m;\n}\n");
 
 	check_defaults(c);
 	ck_assert_uint_eq(c->nbackends, 1);
