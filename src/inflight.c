@@ -575,6 +575,30 @@ owner_request(const struct inflight *inf, struct http_request *req)
 }
 
 /*
+ * Owner thread, before queueing a store write whose completion calls
+ * committed_cb: keeps inf (a reference) and, while it is in the table, keeps
+ * it joinable until the commit (commit_pending). commit_unhold undoes it
+ * when the write could not be queued (committed_cb will not run).
+ */
+static void
+commit_hold(struct inflight *inf)
+{
+	pthread_mutex_lock(&lock);
+	inf->commit_pending = inf->in_table;
+	inf->refs++;
+	pthread_mutex_unlock(&lock);
+}
+
+static void
+commit_unhold(struct inflight *inf)
+{
+	pthread_mutex_lock(&lock);
+	inf->commit_pending = false;
+	inf->refs--;
+	pthread_mutex_unlock(&lock);
+}
+
+/*
  * Owner thread, revalidation: merges the origin's fields (a 304, or a 200
  * to HEAD) into the stored response, into merged (the owner's answer), and
  * queues the freshened head for the store (RFC 9111 §4.3.4, §3.2). Returns
@@ -585,8 +609,9 @@ owner_request(const struct inflight *inf, struct http_request *req)
  * the stored one then stays as it was, stale, and is revalidated again.
  */
 static bool
-freshen_stored(struct inflight *inf, struct cache *cache, const struct http_request *oreq,
-    const struct fields *resp, time_t now, struct fields *merged)
+freshen_stored(struct inflight *inf, struct cache *cache,
+    const struct http_request *oreq, const struct fields *resp, time_t now,
+    struct fields *merged)
 {
 	struct store_object_meta meta;
 	struct http_request get = *oreq;
@@ -612,16 +637,9 @@ freshen_stored(struct inflight *inf, struct cache *cache, const struct http_requ
 	 * request does not revalidate the old copy again. */
 	meta.committed = committed_cb;
 	meta.committed_arg = inf;
-	pthread_mutex_lock(&lock);
-	inf->commit_pending = inf->in_table;
-	inf->refs++;
-	pthread_mutex_unlock(&lock);
-	if (store_update_meta(cache->store, inf->stored_id, &meta) != 0) {
-		pthread_mutex_lock(&lock);
-		inf->commit_pending = false;
-		inf->refs--;
-		pthread_mutex_unlock(&lock);
-	}
+	commit_hold(inf);
+	if (store_update_meta(cache->store, inf->stored_id, &meta) != 0)
+		commit_unhold(inf);
 	free(block);
 	return true;
 }
@@ -897,16 +915,10 @@ on_end(void *arg, enum fetch_end how)
 			meta.vary_len = inf->vary_names ? strlen(inf->vary_names) : 0;
 			meta.committed = committed_cb;
 			meta.committed_arg = inf;
-			pthread_mutex_lock(&lock);
-			inf->commit_pending = inf->in_table;
-			inf->refs++;
-			pthread_mutex_unlock(&lock);
+			commit_hold(inf);
 			if (store_write_finish(inf->sw, &meta) != 0) {
 				log_warn("store: could not queue %s", inf->pkey);
-				pthread_mutex_lock(&lock);
-				inf->commit_pending = false;
-				inf->refs--;
-				pthread_mutex_unlock(&lock);
+				commit_unhold(inf);
 			}
 		} else {
 			store_write_abort(inf->sw);

@@ -37,8 +37,9 @@
 #define STOP_GRACE_MS	10000u
 
 static const char usage_text[] =
-    "usage: freshd [-c FILE] [-t] [--origin http[s]://HOST[:PORT]] [--listen ADDR:PORT]\n"
-    "              [--cache-dir DIR] [--workers N] [-h] [--version]\n"
+    "usage: freshd [-c FILE] [-t] [--origin http[s]://HOST[:PORT]]\n"
+    "              [--listen ADDR:PORT] [--cache-dir DIR] [--workers N]\n"
+    "              [-h] [--version]\n"
     "\n"
     "  -c, --config FILE   configuration file (see freshd.conf(5))\n"
     "  -t, --test          check the configuration and exit\n"
