@@ -996,26 +996,28 @@ static int
 set_server_name(struct parser *p, const struct keyword *kw, void *obj,
     const struct token *argv, size_t argc)
 {
-	const char *s = argv[0].text, *dot;
-	size_t label;
+	const char *s = argv[0].text;
+	size_t i, label = 0;
+	bool ok = strlen(s) <= 253;
 
 	if (!valid_name(s))
 		return set_name(p, kw, obj, argv, argc);
-	for (;; s = dot + 1) {
-		dot = strchr(s, '.');
-		label = dot != NULL ? (size_t)(dot - s) : strlen(s);
-		if (label == 0 || label > 63)
-			break;
-		if (dot == NULL && s + label - argv[0].text <= 253) {
-			store_str(obj, kw, argv[0].text);
-			return 0;
+	for (i = 0; ok; i++) {
+		if (s[i] != '.' && s[i] != '\0') {
+			label++;
+			continue;
 		}
-		if (dot == NULL)
+		ok = label >= 1 && label <= 63;
+		if (s[i] == '\0')
 			break;
+		label = 0;
 	}
-	return perr(p, argv[0].line, "invalid host name \"%.64s\" for \"%s\": "
-	    "expected labels of 1 to 63 characters separated by dots, 253 in all",
-	    argv[0].text, kw->name);
+	if (!ok)
+		return perr(p, argv[0].line, "invalid host name \"%.64s\" for \"%s\": "
+		    "expected labels of 1 to 63 characters separated by dots, 253 in all",
+		    s, kw->name);
+	store_str(obj, kw, s);
+	return 0;
 }
 
 static int

@@ -107,26 +107,36 @@ cmp_spec(const void *x, const void *y)
 	return a->first < b->first ? -1 : a->first > b->first;
 }
 
+/*
+ * The byte-range set of the request's one Range field, [*pos, *end); false
+ * when there is none, several, or another unit (RFC 9110 §14.1.1: the unit
+ * is case-insensitive).
+ */
+static bool
+range_set_of(const struct fields *req, const char **pos, const char **end)
+{
+	const struct field *rf = fields_get(req, "Range");
+
+	if (rf == NULL || fields_count(req, "Range") != 1 ||
+	    rf->value_len < 6 || strncasecmp(rf->value, "bytes=", 6) != 0)
+		return false;
+	*pos = rf->value + 6;
+	*end = rf->value + rf->value_len;
+	return true;
+}
+
 enum range_result
 range_evaluate(const struct fields *req, const struct fields *stored,
     uint64_t body_len, struct range_set *out)
 {
-	const struct field *rf = fields_get(req, "Range");
 	struct range_spec all[4 * RANGE_MAX];
 	const char *pos, *end, *tok;
 	size_t len, n = 0, i;
 	bool any = false;
 
 	out->n = 0;
-	if (rf == NULL || fields_count(req, "Range") != 1)
+	if (!range_set_of(req, &pos, &end) || !if_range_holds(req, stored))
 		return RANGE_NONE;
-	/* RFC 9110 §14.1.1: the unit is case-insensitive. */
-	if (rf->value_len < 6 || strncasecmp(rf->value, "bytes=", 6) != 0)
-		return RANGE_NONE;
-	if (!if_range_holds(req, stored))
-		return RANGE_NONE;
-	pos = rf->value + 6;
-	end = rf->value + rf->value_len;
 	while (list_next(&pos, end, &tok, &len)) {
 		struct range_spec r;
 
@@ -168,16 +178,12 @@ range_evaluate(const struct fields *req, const struct fields *stored,
 bool
 range_starts_past(const struct fields *req, uint64_t offset)
 {
-	const struct field *rf = fields_get(req, "Range");
 	const char *pos, *end, *tok;
 	size_t len;
 	bool any = false;
 
-	if (rf == NULL || fields_count(req, "Range") != 1 ||
-	    rf->value_len < 6 || strncasecmp(rf->value, "bytes=", 6) != 0)
+	if (!range_set_of(req, &pos, &end))
 		return false;
-	pos = rf->value + 6;
-	end = rf->value + rf->value_len;
 	while (list_next(&pos, end, &tok, &len)) {
 		struct range_spec r;
 
