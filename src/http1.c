@@ -289,13 +289,8 @@ struct head_info {
 	bool		expect_other;
 };
 
-/*
- * RFC 9110 §8.6: Content-Length = 1*DIGIT; a list of one repeated value is
- * accepted as that value. Anything else (empty members, signs, inner
- * whitespace, values above 2^63-1) is invalid.
- */
-static bool
-parse_content_length(const char *v, size_t len, uint64_t *out)
+bool
+http1_parse_content_length(const char *v, size_t len, uint64_t *out)
 {
 	uint64_t n, first = 0;
 	bool have = false;
@@ -416,7 +411,7 @@ note_field(struct head_info *hi, size_t idx, const char *name, size_t nlen,
 	case 14:
 		if (!str_ieq(name, nlen, "Content-Length"))
 			break;
-		if (!parse_content_length(v, vlen, &cl)) {
+		if (!http1_parse_content_length(v, vlen, &cl)) {
 			*reason = "invalid Content-Length";
 			return false;
 		}

@@ -123,6 +123,13 @@ enum http1_result http1_parse_response(const char *buf, size_t len,
     struct http_response *resp, size_t *head_len, const char **err_reason);
 void http1_response_free(struct http_response *resp);
 
+/*
+ * RFC 9110 §8.6: a Content-Length value, 1*DIGIT, or a list of one repeated
+ * value (taken as that value). True with *out set; false for anything else
+ * (empty members, signs, inner whitespace, values above 2^63-1).
+ */
+bool http1_parse_content_length(const char *v, size_t len, uint64_t *out);
+
 /* Method classification (RFC 9110 §9.2). */
 enum http_method http_method_from_name(const char *name, size_t len);
 bool http_method_is_safe(enum http_method m);

@@ -1492,8 +1492,7 @@ policy_head_freshens(const struct fields *stored, uint64_t stored_len,
 	const struct field *ne = fields_get(head, "ETag");
 	const struct field *nl = fields_get(head, "Last-Modified");
 	const struct field *cl = fields_get(head, "Content-Length");
-	uint64_t len = 0;
-	size_t i;
+	uint64_t len;
 
 	/* "matching values": the same entity-tag, weakness included. */
 	if (ne != NULL && (se == NULL || !same_etag(se, ne)))
@@ -1502,14 +1501,8 @@ policy_head_freshens(const struct fields *stored, uint64_t stored_len,
 		return false;
 	if (cl == NULL)
 		return true;
-	if (cl->value_len == 0 || cl->value_len > 19)
-		return false;
-	for (i = 0; i < cl->value_len; i++) {
-		if (cl->value[i] < '0' || cl->value[i] > '9')
-			return false;
-		len = len * 10 + (uint64_t)(cl->value[i] - '0');
-	}
-	return len == stored_len;
+	return http1_parse_content_length(cl->value, cl->value_len, &len) &&
+	    len == stored_len;
 }
 
 /*
