@@ -101,6 +101,18 @@ struct evbuffer *client_output(struct client *c);
 void client_output_pin(struct client *c);
 /* True when the output backlog is above the high mark (pause the origin). */
 bool client_output_congested(const struct client *c);
+/*
+ * True when what is staged now would go straight to the kernel: a plain
+ * TCP connection with nothing queued (client_output_send may be called).
+ */
+bool client_output_through(const struct client *c);
+/*
+ * Writes what is staged to the socket now. What the kernel does not take
+ * is queued, up to about the high mark in whole pieces as staged; the rest
+ * is dropped from the end and its length returned, for the caller, which
+ * staged it, to stage again once the queue drains.
+ */
+size_t client_output_send(struct client *c);
 
 /*
  * Request-body flow control, called by the request: stop reading the body

@@ -53,6 +53,7 @@
 #define HOT_COPY_MAX	(32u * 1024u)	/* hot bodies up to this are copied, not referenced */
 #define RELOOKUP_TRIES	3		/* lookups repeated when a hit's object vanishes */
 #define RELOOKUP_US	2000
+#define STORE_SEND_BATCH (1024u * 1024u)	/* store_progress: one write while the socket takes it */
 
 enum req_step {
 	REQ_ROUTE = 0,
@@ -520,11 +521,34 @@ policy_stored_of(const struct req *r, struct policy_stored *s)
 
 /* ---- hits: serving a stored response ---------------------------------- */
 
-/* Sends store chunks covering [send_from, send_from + send_left) while the client keeps up. */
+/*
+ * Gives what the client's socket refused back to the body still to send
+ * (client_output_send let go of it). Says whether the socket took it all.
+ */
+static bool
+store_sent(struct req *r, size_t staged)
+{
+	size_t dropped = client_output_send(r->client);
+
+	ASSERT(dropped <= staged);
+	r->send_from -= dropped;
+	r->send_left += dropped;
+	r->bytes_out -= dropped;
+	return client_output_through(r->client);
+}
+
+/*
+ * Sends store chunks covering [send_from, send_from + send_left) while the
+ * client keeps up. While nothing is queued for a plain TCP client, up to
+ * STORE_SEND_BATCH of them go to the socket in one write (client_output_send).
+ */
 static void
 store_progress(struct req *r)
 {
 	struct cache *cache = cache_get();
+	size_t batch = 0;
+	bool through = r->obj.body == NULL && r->parts.n == 0 &&
+	    r->framing == OUT_LENGTH && client_output_through(r->client);
 
 	for (;;) {
 		uint32_t idx;
@@ -547,7 +571,13 @@ store_progress(struct req *r)
 			r->send_from = p->first;
 			r->send_left = p->last - p->first + 1;
 		}
-		if (r->send_left == 0 || client_output_congested(r->client))
+		if (batch > 0 && (r->send_left == 0 || batch >= STORE_SEND_BATCH)) {
+			through = store_sent(r, batch);
+			batch = 0;
+			if (!through)
+				break;
+		}
+		if (r->send_left == 0 || (!through && client_output_congested(r->client)))
 			break;
 		if (r->obj.body != NULL) {
 			/* Inline: the body came with the lookup. */
@@ -588,6 +618,8 @@ store_progress(struct req *r)
 		evbuffer_drain(r->tmp, evbuffer_get_length(r->tmp));
 		r->send_from += n;
 		r->send_left -= n;
+		if (through)
+			batch += n;
 	}
 	if (r->send_left == 0 && r->next_part == r->parts.n) {
 		if (r->parts.n > 1) {

@@ -119,6 +119,56 @@ def test_slow_hit_reader_bounded_memory(env):
     check(peak - base < 8 * 1024, "RSS grew by %d KiB during one slow hit" % (peak - base))
 
 
+def small_window_client(env):
+    """A client connection whose receive buffer is set before it connects,
+    so that the kernel takes only a few KiB of a response at a time."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(60)
+    sock.connect(("127.0.0.1", env.freshd.port))
+    c = H.Client.__new__(H.Client)
+    c.sock, c.timeout, c.buf, c.eof = sock, 60, bytearray(), False
+    return c
+
+
+# A large hit goes to the socket a batch at a time (client_output_send),
+# and what the kernel refuses is let go and staged again from the store.
+# A client that takes a few KiB at a time, with three requests pipelined
+# (whole body, a range starting inside a chunk, whole body again), gets
+# every byte of each response, in order.
+def test_refused_batch_staged_again(env):
+    mark = unique("refused")
+    size = 10 * MiB + 12345
+    target = big(mark, size)
+    store(env, target)
+    first, last = 300001, 9000000
+    c = small_window_client(env)
+    try:
+        c.send(H.build_request("GET", target) +
+               H.build_request("GET", target, [("Range", "bytes=%d-%d" % (first, last))]) +
+               H.build_request("GET", target))
+        slow_until = time.monotonic() + 1.0
+        for i, (status, offset, length) in enumerate(
+                [(200, 0, size), (206, first, last - first + 1), (200, 0, size)]):
+            r = c.read_head()
+            check(r.status == status and "hit" in (r.cache_status() or {}),
+                  "response %d: status %d, Cache-Status %r" %
+                  (i, r.status, r.header("Cache-Status")))
+            got = 0
+            for piece in c.body_pieces(r, 4096):
+                check(piece == pattern(len(piece), offset + got),
+                      "response %d: body differs at offset %d" % (i, offset + got))
+                got += len(piece)
+                if time.monotonic() < slow_until:
+                    time.sleep(0.001)
+            check(r.complete and got == length,
+                  "response %d: %d of %d bytes, complete=%s" % (i, got, length, r.complete))
+    finally:
+        c.close()
+    check(len(env.origin.log_for(mark)) == 1,
+          "%d origin requests for one stored object" % len(env.origin.log_for(mark)))
+
+
 def readers_in_transactions(env):
     """The store's LMDB readers that hold a snapshot (mdb_stat -r lists
     every reader slot; a reset, pooled transaction shows txnid "-"). Its
