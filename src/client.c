@@ -22,7 +22,10 @@
  * bufferevent (held only briefly when client_output_pin says it references
  * store memory: hold_refs). A keep-alive hit thus costs one writev and no
  * write-interest change (epoll_ctl) at all, and its head and body leave in
- * one segment.
+ * one segment. A large body from the store takes a shorter way while
+ * nothing is queued: written at once, a batch of references per write,
+ * with what the kernel refuses let go to be staged again
+ * (client_output_send).
  *
  * Reading is disabled while a request runs and its body (if any) is fully
  * read, so pipelined requests stay in the kernel until their turn and a
@@ -89,7 +92,7 @@
 
 #define CLIENT_READ_MAX		(16u * 1024u)	/* libevent's own default */
 #define CLIENT_REF_HOLD_MS	20u	/* hold_refs */
-#define CLIENT_SEND_PIECES	64	/* client_output_send looks this far */
+#define CLIENT_SEND_PIECES	64	/* client_output_send drops from no more pieces */
 #define TLS_RECORD_MAX		16384u	/* a TLS record's plaintext, at most */
 
 static void parse_head(struct client *c);
@@ -902,42 +905,45 @@ client_output_through(const struct client *c)
 
 /*
  * What a large stored body gains by going to the kernel in one writev
- * rather than a high mark at a time, one pass of the event loop each: the
- * kernel's queue no longer runs dry between the pieces, with client and
- * freshd both idle (a fifth of the 1 MiB hit rate, docs/performance.md).
- * Only references are staged so (no memory of ours), and no more than
- * before is left queued for a client that does not keep up: what the
- * kernel refuses beyond the high mark is let go, whole pieces from the
- * end (splitting a reference would copy it), to be staged again.
+ * rather than a chunk per pass of the event loop: the kernel's queue no
+ * longer runs dry between the pieces, with client and freshd both idle
+ * (docs/departures.md). Only references are staged so (no memory of ours),
+ * and no more than before is left queued for a client that does not keep
+ * up: what the kernel refuses beyond the high mark is let go, whole pieces
+ * from the end (splitting a reference would copy it), and never more than
+ * the caller's last max_drop bytes. Anything staged before those (a head,
+ * a chunk staged while the previous response still drained) is kept.
  */
 size_t
-client_output_send(struct client *c)
+client_output_send(struct client *c, size_t max_drop)
 {
 	struct evbuffer *queued = bufferevent_get_output(c->bev);
 	struct evbuffer_iovec v[CLIENT_SEND_PIECES];
-	size_t keep = 0, dropped;
+	size_t left, must, keep = 0;
 	int i, n;
 
 	CHECK_OBJ(c, CLIENT_MAGIC);
 	ASSERT(client_output_through(c));
 	(void)evbuffer_write(c->out, bufferevent_getfd(c->bev));
-	if (evbuffer_get_length(c->out) == 0) {
-		c->out_pinned = false;
-		return 0;
-	}
+	left = evbuffer_get_length(c->out);
+	must = left > max_drop ? left - max_drop : 0;
 	n = evbuffer_peek(c->out, -1, NULL, v, CLIENT_SEND_PIECES);
-	for (i = 0; i < n && i < CLIENT_SEND_PIECES; i++) {
-		if (i > 0 && keep + v[i].iov_len > CLIENT_HIGH_MARK)
-			break;
-		keep += v[i].iov_len;
+	if (n > CLIENT_SEND_PIECES) {
+		keep = left;
+	} else {
+		for (i = 0; i < n; i++) {
+			if (keep >= must && i > 0 && keep + v[i].iov_len > CLIENT_HIGH_MARK)
+				break;
+			keep += v[i].iov_len;
+		}
 	}
-	AZ(evbuffer_remove_buffer(c->out, queued, keep) != (int)keep);
-	dropped = evbuffer_get_length(c->out);
-	AZ(evbuffer_drain(c->out, dropped));
-	if (c->out_pinned)
+	ASSERT(evbuffer_remove_buffer(c->out, queued, keep) == (int)keep);
+	left -= keep;
+	AZ(evbuffer_drain(c->out, left));
+	if (c->out_pinned && keep > 0)
 		hold_refs(c, true);
 	c->out_pinned = false;
-	return dropped;
+	return left;
 }
 
 void

@@ -107,12 +107,13 @@ bool client_output_congested(const struct client *c);
  */
 bool client_output_through(const struct client *c);
 /*
- * Writes what is staged to the socket now. What the kernel does not take
- * is queued, up to about the high mark in whole pieces as staged; the rest
- * is dropped from the end and its length returned, for the caller, which
- * staged it, to stage again once the queue drains.
+ * Writes what is staged to the socket now (only while client_output_through).
+ * What the kernel does not take is queued, up to about the high mark in
+ * whole pieces as staged; the rest, never more than the last max_drop
+ * bytes staged, is dropped, and its length returned, for the caller to
+ * stage again once the queue drains.
  */
-size_t client_output_send(struct client *c);
+size_t client_output_send(struct client *c, size_t max_drop);
 
 /*
  * Request-body flow control, called by the request: stop reading the body

@@ -53,7 +53,9 @@
 #define HOT_COPY_MAX	(32u * 1024u)	/* hot bodies up to this are copied, not referenced */
 #define RELOOKUP_TRIES	3		/* lookups repeated when a hit's object vanishes */
 #define RELOOKUP_US	2000
-#define STORE_SEND_BATCH (1024u * 1024u)	/* store_progress: one write while the socket takes it */
+#define STORE_SEND_BATCH (1024u * 1024u)	/* store_progress: bytes per direct write */
+
+static const struct timeval no_time = { 0, 0 };	/* the next loop pass */
 
 enum req_step {
 	REQ_ROUTE = 0,
@@ -113,6 +115,8 @@ struct req {
 	bool			pinned;		/* store_pin(obj.id) held while its body is sent */
 	unsigned		relookups;	/* lookups repeated after a refused pin */
 	struct event		*relookup_ev;
+	struct event		*store_resume_ev;	/* store_progress: the next batch */
+	bool			store_yielded;		/* ... is due from store_resume_cb */
 	struct fields		obj_fields;
 	bool			vary_checked;	/* stored variants had Vary */
 	struct policy_config	pcfg;		/* the cache's policy with the site's settings */
@@ -229,6 +233,8 @@ req_free(struct req *r)
 		event_free(r->wake_ev);
 	if (r->relookup_ev != NULL)
 		event_free(r->relookup_ev);
+	if (r->store_resume_ev != NULL)
+		event_free(r->store_resume_ev);
 	if (r->have_ih)
 		inflight_head_free(&r->ih);
 	/* The response ended, or was cut short: the body may go now. */
@@ -522,13 +528,15 @@ policy_stored_of(const struct req *r, struct policy_stored *s)
 /* ---- hits: serving a stored response ---------------------------------- */
 
 /*
- * Gives what the client's socket refused back to the body still to send
- * (client_output_send let go of it). Says whether the socket took it all.
+ * Writes what is staged, of which the last `staged` bytes are this batch of
+ * the body, and gives what the socket refused of the batch back to the
+ * body still to send (client_output_send let go of it). Says whether the
+ * socket took it all.
  */
 static bool
 store_sent(struct req *r, size_t staged)
 {
-	size_t dropped = client_output_send(r->client);
+	size_t dropped = client_output_send(r->client, staged);
 
 	ASSERT(dropped <= staged);
 	r->send_from -= dropped;
@@ -537,19 +545,35 @@ store_sent(struct req *r, size_t staged)
 	return client_output_through(r->client);
 }
 
+static void
+store_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct req *r = arg;
+
+	CHECK_OBJ(r, REQ_MAGIC);
+	r->store_yielded = false;
+	req_client_drained(r);
+}
+
 /*
  * Sends store chunks covering [send_from, send_from + send_left) while the
  * client keeps up. While nothing is queued for a plain TCP client, up to
- * STORE_SEND_BATCH of them go to the socket in one write (client_output_send).
+ * STORE_SEND_BATCH of them go to the socket in one write
+ * (client_output_send), one batch per pass of the event loop: a client
+ * whose kernel keeps taking them (a fast local one) would otherwise hold
+ * the worker for the whole body, every other connection waiting.
  */
 static void
 store_progress(struct req *r)
 {
 	struct cache *cache = cache_get();
 	size_t batch = 0;
-	bool through = r->obj.body == NULL && r->parts.n == 0 &&
-	    r->framing == OUT_LENGTH && client_output_through(r->client);
+	bool through;
 
+	if (r->store_yielded)
+		return;		/* store_resume_cb goes on */
+	through = r->obj.body == NULL && r->parts.n == 0 &&
+	    r->framing == OUT_LENGTH && client_output_through(r->client);
 	for (;;) {
 		uint32_t idx;
 		uint64_t skip;
@@ -576,6 +600,15 @@ store_progress(struct req *r)
 			batch = 0;
 			if (!through)
 				break;
+			if (r->send_left > 0) {
+				if (r->store_resume_ev == NULL)
+					r->store_resume_ev = evtimer_new(r->client->worker->base,
+					    store_resume_cb, r);
+				AN(r->store_resume_ev);
+				AZ(evtimer_add(r->store_resume_ev, &no_time));
+				r->store_yielded = true;
+				return;
+			}
 		}
 		if (r->send_left == 0 || (!through && client_output_congested(r->client)))
 			break;
