@@ -116,7 +116,6 @@ struct req {
 	unsigned		relookups;	/* lookups repeated after a refused pin */
 	struct event		*relookup_ev;
 	struct event		*store_resume_ev;	/* store_progress: the next batch */
-	bool			store_yielded;		/* ... is due from store_resume_cb */
 	struct fields		obj_fields;
 	bool			vary_checked;	/* stored variants had Vary */
 	struct policy_config	pcfg;		/* the cache's policy with the site's settings */
@@ -551,7 +550,6 @@ store_resume_cb(evutil_socket_t fd, short what, void *arg)
 	struct req *r = arg;
 
 	CHECK_OBJ(r, REQ_MAGIC);
-	r->store_yielded = false;
 	req_client_drained(r);
 }
 
@@ -570,8 +568,9 @@ store_progress(struct req *r)
 	size_t batch = 0;
 	bool through;
 
-	if (r->store_yielded)
-		return;		/* store_resume_cb goes on */
+	/* A batch went out this loop pass: store_resume_cb goes on. */
+	if (r->store_resume_ev != NULL && evtimer_pending(r->store_resume_ev, NULL))
+		return;
 	through = r->obj.body == NULL && r->parts.n == 0 &&
 	    r->framing == OUT_LENGTH && client_output_through(r->client);
 	for (;;) {
@@ -606,7 +605,6 @@ store_progress(struct req *r)
 					    store_resume_cb, r);
 				AN(r->store_resume_ev);
 				AZ(evtimer_add(r->store_resume_ev, &no_time));
-				r->store_yielded = true;
 				return;
 			}
 		}
